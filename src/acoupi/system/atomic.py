@@ -1,0 +1,65 @@
+"""Atomic file writes: temp file, fsync, rename, fsync the directory.
+
+A power cut at any point leaves either the old file or the new one, never a
+truncated mix. Used for every file acoupi cannot afford to corrupt: config,
+deployment, generated scripts, units and the app module.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["atomic_write_text"]
+
+
+def atomic_write_text(
+    path: Path,
+    text: str,
+    mode: Optional[int] = None,
+) -> None:
+    """Write ``text`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path
+        Destination file; its parent directory is created if missing.
+    text
+        Content to write (UTF-8).
+    mode
+        File permissions, for example ``0o600`` for files holding secrets
+        or ``0o755`` for scripts. Defaults to ``0o644`` (or the existing
+        file's mode when overwriting).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        # The temp file starts as 0o600, so secrets are never readable by
+        # others, not even for an instant.
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; some filesystems refuse, which is fine.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

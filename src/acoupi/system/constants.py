@@ -1,0 +1,117 @@
+"""Paths and Celery settings of an acoupi installation."""
+
+from pathlib import Path
+from typing import Any, List, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CeleryConfig", "Settings"]
+
+PoolType = Literal["threads", "prefork", "eventlet", "gevent", "solo", "processes"]
+
+# Each derived path, relative to ``home``. Unlike upstream, a path that is not
+# set explicitly follows ``home``, so ``ACOUPI_HOME=/x`` moves everything.
+_DERIVED_PATHS = {
+    "program_name_file": ("config", "name"),
+    "program_config_file": ("config", "program.json"),
+    "celery_config_file": ("config", "celery.json"),
+    "deployment_file": ("config", "deployment.json"),
+    "env_file": ("config", "env"),
+    "run_dir": ("run",),
+    "log_dir": ("log",),
+    "start_script_path": ("bin", "acoupi-workers-start.sh"),
+    "stop_script_path": ("bin", "acoupi-workers-stop.sh"),
+    "restart_script_path": ("bin", "acoupi-workers-restart.sh"),
+    "beat_script_path": ("bin", "acoupi-beat.sh"),
+}
+
+
+def _default_home() -> Path:
+    return Path.home() / ".acoupi"
+
+
+def _derived(*parts: str) -> Any:
+    """Field default under the default home; ``_follow_home`` re-bases it."""
+    return Field(default_factory=lambda: _default_home().joinpath(*parts))
+
+
+class Settings(BaseSettings):
+    """Where acoupi keeps its files, read from ``ACOUPI_*`` variables.
+
+    Every path defaults to a place under ``home``; setting ``ACOUPI_HOME``
+    (or ``home=``) moves all of them unless a path is set on its own.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ACOUPI_")
+
+    home: Path = Field(default_factory=_default_home)
+    app_name: str = "app"
+    program_file: Path = _derived("app.py")
+    program_name_file: Path = _derived("config", "name")
+    program_config_file: Path = _derived("config", "program.json")
+    celery_config_file: Path = _derived("config", "celery.json")
+    deployment_file: Path = _derived("config", "deployment.json")
+    env_file: Path = _derived("config", "env")
+    run_dir: Path = _derived("run")
+    log_dir: Path = _derived("log")
+    log_level: str = "INFO"
+    start_script_path: Path = _derived("bin", "acoupi-workers-start.sh")
+    stop_script_path: Path = _derived("bin", "acoupi-workers-stop.sh")
+    restart_script_path: Path = _derived("bin", "acoupi-workers-restart.sh")
+    beat_script_path: Path = _derived("bin", "acoupi-beat.sh")
+    acoupi_service_file: str = "acoupi.service"
+    acoupi_beat_service_file: str = "acoupi-beat.service"
+    celery_pool_type: PoolType = "threads"
+
+    @model_validator(mode="after")
+    def _follow_home(self) -> "Settings":
+        explicit = self.model_fields_set
+        for name, parts in _DERIVED_PATHS.items():
+            if name not in explicit:
+                object.__setattr__(self, name, self.home.joinpath(*parts))
+        if "program_file" not in explicit:
+            object.__setattr__(self, "program_file", self.home / f"{self.app_name}.py")
+        return self
+
+
+class CeleryConfig(BaseModel):
+    """Celery settings of an acoupi installation, stored as ``celery.json``."""
+
+    enable_utc: bool = True
+    """Keep Celery's clock in UTC so deployments agree with each other."""
+
+    timezone: str = "UTC"
+    """Timezone Celery uses for schedules."""
+
+    broker_url: str = "pyamqp://guest@localhost//"
+    """URL of the message broker (RabbitMQ with the guest user by default)."""
+
+    broker_connection_retry_on_startup: bool = True
+    """Retry connecting to the broker at start-up and after a lost connection."""
+
+    result_backend: str = "rpc://"
+    """Where task results go; ``rpc://`` sends them back to the caller."""
+
+    result_persistent: bool = False
+    """Results are not kept: all data that matters lives in the stores."""
+
+    task_serializer: str = "pickle"
+    result_serializer: str = "pickle"
+    accept_content: List[str] = Field(default_factory=lambda: ["pickle"])
+
+    task_acks_late: bool = True
+    """Acknowledge a task only after it ran, so a crash re-delivers it."""
+
+    worker_prefetch_multiplier: int = 1
+    """Take one task at a time so a fast task never waits behind a slow one."""
+
+    task_soft_time_limit: int = 30
+    """Seconds before a task is asked to stop."""
+
+    task_time_limit: int = 60
+    """Seconds before a task is killed."""
+
+    def as_celery_conf(self) -> dict[str, Any]:
+        """Return the settings as a mapping for ``Celery.config_from_object``."""
+        return self.model_dump()
