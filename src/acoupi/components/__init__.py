@@ -1,0 +1,1 @@
+"""Components that acoupi programs are assembled from."""

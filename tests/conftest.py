@@ -1,0 +1,96 @@
+"""Shared fixtures: an isolated home for every test and real local brokers."""
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from acoupi.system.constants import Settings
+
+RABBITMQ = ("127.0.0.1", 5672)
+MOSQUITTO = ("127.0.0.1", 1883)
+REDIS = ("127.0.0.1", 6379)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and ACOUPI_HOME into a temporary folder for every test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ACOUPI_HOME", str(home / ".acoupi"))
+    for name in list(os.environ):
+        if name.startswith("ACOUPI_") and name != "ACOUPI_HOME":
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def settings(isolated_home: Path) -> Settings:
+    """Settings rooted in the isolated home."""
+    return Settings()
+
+
+def _reachable(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, address: tuple[str, int]) -> None:
+    """Fail (not skip) when a service the test needs is down.
+
+    ``.ci/run`` starts every service; a silent skip would hide a broken CI.
+    """
+    if not _reachable(address):
+        pytest.fail(
+            f"{name} is not reachable on {address[0]}:{address[1]}. "
+            "Run `.ci/services` to install and start the test services."
+        )
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """A broker URL on the local RabbitMQ, in a private vhost when possible."""
+    require_service("RabbitMQ", RABBITMQ)
+    ctl = shutil.which("rabbitmqctl")
+    vhost = f"acoupi-test-{uuid.uuid4().hex[:8]}"
+    created = False
+    if ctl is not None:
+        created = (
+            subprocess.run(
+                [ctl, "add_vhost", vhost], capture_output=True, timeout=60
+            ).returncode
+            == 0
+        )
+        if created:
+            subprocess.run(
+                [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+    yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost if created else ''}"
+    if created:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker() -> tuple[str, int]:
+    """Host and port of the local Mosquitto broker."""
+    require_service("Mosquitto", MOSQUITTO)
+    return MOSQUITTO
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the local Redis server (database 15, flushed by tests that use it)."""
+    require_service("Redis", REDIS)
+    return "redis://127.0.0.1:6379/15"
