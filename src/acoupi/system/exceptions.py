@@ -7,82 +7,109 @@ wrong and, where it can, how to fix it (``help``).
 from typing import Optional
 
 __all__ = [
+    "AcoupiError",
+    "CeleryUnavailableError",
     "ConfigurationError",
     "DeploymentError",
     "HealthCheckError",
     "InvalidProgramError",
+    "NotConfiguredError",
     "ParameterError",
     "ProgramNotFoundError",
+    "ServiceError",
 ]
 
 
-class ConfigurationError(Exception):
-    """A configuration is invalid."""
+class AcoupiError(Exception):
+    """Base of acoupi's own errors: a message and an optional fix.
+
+    The command line prints ``message`` and ``help`` instead of a traceback.
+    """
+
+    help: Optional[str] = None
 
     def __init__(self, message: str, help: Optional[str] = None):
         super().__init__(message)
         self.message = message
-        self.help = help
+        if help is not None:
+            self.help = help
 
     def __str__(self) -> str:
         return self.message
 
 
-class ParameterError(Exception):
+class ConfigurationError(AcoupiError):
+    """A configuration is invalid."""
+
+    def __init__(self, message: str, help: Optional[str] = None):
+        super().__init__(message, help)
+        self.help = help
+
+
+class ParameterError(AcoupiError):
     """A parameter value is invalid.
 
     Deliberately not a ``ValueError``: argparse would swallow it.
     """
 
     def __init__(self, value: str, message: str, help: Optional[str] = None):
-        super().__init__(message)
+        super().__init__(message, help)
         self.value = value
-        self.message = message
         self.help = help
 
-    def __str__(self) -> str:
-        return self.message
 
-
-class HealthCheckError(Exception):
+class HealthCheckError(AcoupiError):
     """A health check failed."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, message: str, help: Optional[str] = None):
+        super().__init__(message, help)
 
 
-class DeploymentError(Exception):
+class DeploymentError(AcoupiError):
     """A deployment could not be started, read or ended."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, message: str, help: Optional[str] = None):
+        super().__init__(message, help)
 
 
-class ProgramNotFoundError(Exception):
+class ProgramNotFoundError(AcoupiError):
     """The program module could not be found."""
 
-    def __init__(self, program: str):
-        super().__init__(program)
+    def __init__(self, program: str, help: Optional[str] = None):
+        super().__init__(
+            f"Program {program!r} was not found.",
+            help
+            or "Check the module name (for example `acoupi.programs.test`) "
+            "and that the package providing it is installed.",
+        )
         self.program = program
 
-    def __str__(self) -> str:
-        return f"Program {self.program!r} was not found."
 
-
-class InvalidProgramError(Exception):
+class InvalidProgramError(AcoupiError):
     """The program module holds no usable program class."""
 
-    def __init__(self, program: str):
-        super().__init__(program)
+    def __init__(self, program: str, help: Optional[str] = None):
+        super().__init__(
+            f"Program {program!r} is not a valid acoupi program.",
+            help
+            or "The module must define one concrete subclass of "
+            "acoupi.programs.AcoupiProgram.",
+        )
         self.program = program
 
-    def __str__(self) -> str:
-        return f"Program {self.program!r} is not a valid acoupi program."
+
+class NotConfiguredError(AcoupiError):
+    """acoupi has not been set up in this home."""
+
+    def __init__(
+        self, message: str = "Acoupi is not setup.", help: Optional[str] = None
+    ):
+        super().__init__(message, help or "Run `acoupi setup` first.")
+
+
+class ServiceError(AcoupiError):
+    """The systemd user services cannot be managed here."""
+
+
+class CeleryUnavailableError(AcoupiError):
+    """Celery or its broker cannot be reached."""
