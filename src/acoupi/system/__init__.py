@@ -4,8 +4,9 @@ Names are imported from their submodules on first use, so that commands
 which only need a path or a config value do not pay for importing Celery.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from acoupi._lazy import lazy_exports
 
 __all__ = [
     "AcoupiStatus",
@@ -94,17 +95,7 @@ _SUBMODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    submodule = _SUBMODULE_OF.get(name)
-    if submodule is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SUBMODULE_OF)
 
 
 if TYPE_CHECKING:

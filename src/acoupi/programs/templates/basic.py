@@ -1,0 +1,212 @@
+"""BasicProgram: record on a schedule and file the recordings away."""
+
+import datetime
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Callable, Generic, List, Optional, TypeVar
+
+from pydantic import BaseModel, Field
+from pydantic_extra_types.timezone_name import TimeZoneName
+
+from acoupi import data
+from acoupi.components import types
+from acoupi.components.audio_recorder import MicrophoneConfig, PyAudioRecorder
+from acoupi.components.recording_conditions import IsInInterval
+from acoupi.components.saving_managers import DateFileManager
+from acoupi.components.stores import SqliteStore
+from acoupi.programs.core.base import AcoupiProgram, NoUserPrompt
+from acoupi.programs.core.workers import DEFAULT_WORKER_CONFIG
+from acoupi.programs.templates.checks import run_component_check
+from acoupi.system.files import get_temp_dir, get_temp_files
+from acoupi.tasks import generate_file_management_task, generate_recording_task
+
+__all__ = [
+    "AudioConfiguration",
+    "BasicProgram",
+    "BasicProgramConfiguration",
+    "PathsConfiguration",
+]
+
+
+def _storage(*parts: str) -> Path:
+    return Path.home().joinpath("storages", *parts)
+
+
+class AudioConfiguration(BaseModel):
+    """When and how long to record."""
+
+    duration: int = 3
+    """Length of each recording, in seconds."""
+
+    interval: int = 10
+    """Seconds between the starts of two recordings."""
+
+    chunksize: Annotated[int, NoUserPrompt] = 8192
+    """Frames read from the microphone at a time."""
+
+    schedule_start: datetime.time = datetime.time(hour=6)
+    """Time of day (program timezone) recording starts."""
+
+    schedule_end: datetime.time = datetime.time(hour=22, minute=30)
+    """Time of day recording ends; before ``schedule_start`` means overnight."""
+
+
+class PathsConfiguration(BaseModel):
+    """Where recordings and metadata live."""
+
+    tmp_audio: Path = Field(default_factory=get_temp_dir)
+    recordings: Path = Field(default_factory=lambda: _storage("recordings"))
+    db_metadata: Path = Field(default_factory=lambda: _storage("metadata.db"))
+
+
+class BasicProgramConfiguration(BaseModel):
+    """Configuration of a BasicProgram."""
+
+    timezone: TimeZoneName = TimeZoneName("Europe/London")
+    microphone: MicrophoneConfig
+    recording: AudioConfiguration = Field(default_factory=AudioConfiguration)
+    paths: PathsConfiguration = Field(default_factory=PathsConfiguration)
+
+
+C = TypeVar("C", bound=BasicProgramConfiguration)
+
+
+class BasicProgram(AcoupiProgram[C], Generic[C]):
+    """Record audio on a schedule and store it with its metadata.
+
+    Registers ``recording_task`` (queue ``recording``, every
+    ``recording.interval`` seconds) and ``file_management_task`` (every two
+    minutes). Override the ``configure_*`` and ``get_*`` hooks to change
+    components.
+    """
+
+    config_schema = BasicProgramConfiguration
+    worker_config = DEFAULT_WORKER_CONFIG
+
+    recorder: types.AudioRecorder
+    store: types.Store
+
+    def setup(self, config: C) -> None:
+        """Build the recorder and store, then register the tasks."""
+        self.validate_dirs(config)
+        self.recorder = self.configure_recorder(config)
+        self.store = self.configure_store(config)
+        self.register_recording_task(config)
+        self.register_file_management_task(config)
+        super().setup(config)
+
+    def on_start(self, deployment: data.Deployment) -> None:
+        """Store the new deployment."""
+        self.store.store_deployment(deployment)
+        super().on_start(deployment)
+
+    def on_end(self, deployment: data.Deployment) -> None:
+        """Store the ended deployment and file any recordings left in tmp."""
+        self.store.update_deployment(deployment)
+        super().on_end(deployment)
+        remaining = get_temp_files(self.config.paths.tmp_audio)
+        if remaining:
+            print(
+                f"Running file_management_task to manage {len(remaining)} "
+                "remaining files..."
+            )
+            self.tasks["file_management_task"].apply()
+
+    def check(self, config: C) -> None:
+        """Check the recorder, then the base checks."""
+        run_component_check(self.recorder)
+        super().check(config)
+
+    # Components -------------------------------------------------------------
+
+    def configure_recorder(self, config: C) -> types.AudioRecorder:
+        """Return the audio recorder."""
+        return PyAudioRecorder(
+            duration=config.recording.duration,
+            samplerate=config.microphone.samplerate,
+            audio_channels=config.microphone.audio_channels,
+            device_name=config.microphone.device_name,
+            chunksize=config.recording.chunksize,
+            audio_dir=config.paths.tmp_audio,
+        )
+
+    def configure_store(self, config: C) -> types.Store:
+        """Return the metadata store."""
+        return SqliteStore(config.paths.db_metadata)
+
+    def get_file_managers(self, config: C) -> List[types.RecordingSavingManager]:
+        """Return the managers that choose where kept recordings go."""
+        return [DateFileManager(config.paths.recordings)]
+
+    def get_recording_conditions(self, config: C) -> List[types.RecordingCondition]:
+        """Record only inside the daily schedule, in the program's timezone.
+
+        A schedule whose end is before its start runs overnight.
+        """
+        interval = data.TimeInterval(
+            start=config.recording.schedule_start,
+            end=config.recording.schedule_end,
+        )
+        return [IsInInterval(interval, zoneinfo.ZoneInfo(config.timezone))]
+
+    def get_recording_filters(self, config: C) -> List[types.RecordingSavingFilter]:
+        """Return the filters deciding which recordings to keep (none: keep all)."""
+        return []
+
+    def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
+        """Return functions to run on each new recording."""
+        return []
+
+    def get_required_models(self, config: C) -> List[str]:
+        """Return the models that must have run before a recording is filed."""
+        return []
+
+    # Tasks ------------------------------------------------------------------
+
+    def create_recording_task(
+        self, config: C
+    ) -> Callable[[], Optional[data.Recording]]:
+        """Return the recording task."""
+        return generate_recording_task(
+            recorder=self.recorder,
+            store=self.store,
+            logger=self.logger.getChild("recording"),
+            recording_conditions=self.get_recording_conditions(config),
+        )
+
+    def create_file_management_task(self, config: C) -> Callable[[], None]:
+        """Return the file management task."""
+        return generate_file_management_task(
+            store=self.store,
+            file_managers=self.get_file_managers(config),
+            logger=self.logger.getChild("file_management"),
+            file_filters=self.get_recording_filters(config),
+            required_models=self.get_required_models(config),
+            tmp_path=config.paths.tmp_audio,
+        )
+
+    def register_recording_task(self, config: C) -> None:
+        """Record every ``recording.interval`` seconds on the recording queue."""
+        self.add_task(
+            self.create_recording_task(config),
+            schedule=datetime.timedelta(seconds=config.recording.interval),
+            callbacks=self.get_recording_callbacks(config),
+            queue="recording",
+        )
+
+    def register_file_management_task(self, config: C) -> None:
+        """File recordings away every two minutes."""
+        self.add_task(
+            self.create_file_management_task(config),
+            schedule=datetime.timedelta(minutes=2),
+            queue="celery",
+        )
+
+    def validate_dirs(self, config: C) -> None:
+        """Create the temporary, recordings and database folders."""
+        for directory in (
+            config.paths.tmp_audio,
+            config.paths.recordings,
+            config.paths.db_metadata.parent,
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
