@@ -1,0 +1,1 @@
+"""A program package written the way the acoupi_batdetect2 plugin is."""
