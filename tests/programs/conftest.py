@@ -52,12 +52,17 @@ def running_workers(settings: Settings) -> Iterator[Callable[[], None]]:
         stop_workers(settings)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30) -> object:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"condition not met within {timeout} s")
+@pytest.fixture
+def wait_for() -> Callable[..., object]:
+    """Return a poller: ``wait_for(predicate, timeout=30)``."""
+
+    def poll(predicate: Callable[[], object], timeout: float = 30) -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        pytest.fail(f"condition not met within {timeout} s")
+
+    return poll

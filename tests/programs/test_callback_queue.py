@@ -8,8 +8,6 @@ from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
 
-from .conftest import wait_for
-
 pytestmark = pytest.mark.celery
 
 
@@ -19,6 +17,7 @@ def test_callback_runs_on_its_own_queue(
     rabbitmq_url: str,
     programs_on_path,
     running_workers,
+    wait_for,
 ) -> None:
     out_dir = isolated_home / "out"
     out_dir.mkdir()

@@ -18,8 +18,6 @@ from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
 
-from .conftest import wait_for
-
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
 
 
@@ -45,6 +43,7 @@ def test_plugin_program_end_to_end(
     subscriber,
     programs_on_path,
     running_workers,
+    wait_for,
 ) -> None:
     topic, received = subscriber
     host, port = mqtt_broker
