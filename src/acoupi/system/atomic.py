@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["atomic_write_text"]
+__all__ = ["atomic_write_text", "fsync_dir"]
 
 
 def atomic_write_text(
@@ -48,11 +48,14 @@ def atomic_write_text(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; some filesystems refuse, which is fine.
+def fsync_dir(directory: Path) -> None:
+    """Flush a directory entry so a rename or unlink in it survives power loss.
+
+    Some filesystems refuse to fsync directories; that is not an error.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

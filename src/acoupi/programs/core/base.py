@@ -181,7 +181,7 @@ class AcoupiProgram(ABC, Generic[ProgramConfig]):
                 group(task.s(result) for task in callback_tasks).apply_async()
             return result
 
-        task = self.app.task(run_then_dispatch, name=name)
+        task = self.app.task(run_then_dispatch, name=name, shared=False)
         self.tasks[name] = task
         return task
 
@@ -194,6 +194,6 @@ class AcoupiProgram(ABC, Generic[ProgramConfig]):
         def run_callback(argument: Any = None) -> None:
             function(argument)
 
-        task = self.app.task(run_callback, name=name)
+        task = self.app.task(run_callback, name=name, shared=False)
         self.tasks[name] = task
         return task

@@ -3,7 +3,17 @@
 import datetime
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, Callable, Generic, List, Optional, TypeVar
+from typing import (
+    Annotated,
+    Any,
+    Callable,
+    ClassVar,
+    Generic,
+    List,
+    Optional,
+    Type,
+    TypeVar,
+)
 
 from pydantic import BaseModel, Field
 from pydantic_extra_types.timezone_name import TimeZoneName
@@ -80,7 +90,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
     components.
     """
 
-    config_schema = BasicProgramConfiguration
+    config_schema: ClassVar[Type[BaseModel]] = BasicProgramConfiguration
     worker_config = DEFAULT_WORKER_CONFIG
 
     recorder: types.AudioRecorder

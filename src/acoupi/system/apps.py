@@ -1,0 +1,32 @@
+"""The Celery app of the configured acoupi program."""
+
+from typing import TYPE_CHECKING
+
+from acoupi.system.constants import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+__all__ = ["get_celery_app"]
+
+
+def get_celery_app(settings: Settings) -> "Celery":
+    """Return the Celery app of the configured program.
+
+    Called by the generated ``app.py`` that Celery workers and beat load.
+    The program is fully loaded, so its tasks are registered on the app.
+
+    Parameters
+    ----------
+    settings
+        Settings of the acoupi installation.
+
+    Returns
+    -------
+    celery.Celery
+        The program's Celery app.
+    """
+    # Looked up at call time so that tests can patch ``programs.load_program``.
+    from acoupi.system import programs
+
+    return programs.load_program(settings).app
