@@ -3,4 +3,4 @@
 from acoupi.cli import acoupi
 
 if __name__ == "__main__":
-    acoupi()
+    acoupi(prog_name="acoupi")

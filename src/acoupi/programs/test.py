@@ -34,7 +34,7 @@ class TestProgram(AcoupiProgram[TestConfigSchema]):
 
     def check(self, config: TestConfigSchema) -> None:
         """Fail unless the configured name is ``test_program``."""
-        print("Checking test program configurations")
+        self.logger.info("Checking test program configurations")
         if config.name != "test_program":
             raise HealthCheckError(
                 f"name is not test_program (it is {config.name!r}). "

@@ -1,0 +1,14 @@
+"""The ``acoupi`` command line.
+
+Importing the command modules registers their commands on the root
+group; each imports only click and light acoupi modules so that
+``acoupi --help`` stays fast.
+"""
+
+from acoupi.cli.base import acoupi
+from acoupi.cli.config import config
+from acoupi.cli.deployment import deployment
+from acoupi.cli.tasks import task
+from acoupi.cli.workers import workers
+
+__all__ = ["acoupi", "config", "deployment", "task", "workers"]
