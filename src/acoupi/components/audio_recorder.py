@@ -1,0 +1,428 @@
+"""Record audio from a microphone into temporary WAV files.
+
+No audio library is imported here: ``acoupi.devices.audio`` loads one on
+first use. Without one, setting up a program still works when the device
+name is given explicitly, while recording or checking raises an error that
+names the missing library and how to install it.
+"""
+
+import argparse
+import logging
+import math
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import click
+from pydantic import BaseModel
+
+from acoupi import data
+from acoupi.components.recording_files import recording_filename, write_wav
+from acoupi.components.timewindows import Clock
+from acoupi.components.types import AudioRecorder
+from acoupi.devices import audio
+from acoupi.system.exceptions import HealthCheckError, ParameterError
+from acoupi.timeutil import now_utc
+
+__all__ = [
+    "TMP_PATH",
+    "MicrophoneConfig",
+    "PyAudioRecorder",
+    "parse_microphone_config",
+]
+
+TMP_PATH = Path("/run/shm/")
+"""Default folder of temporary recordings (in memory on Raspberry Pi OS)."""
+
+PA_INT16 = 8
+"""PortAudio's 16-bit integer sample format (``pyaudio.paInt16``)."""
+
+CHECK_CHUNKS = 20
+"""Chunks recorded by :meth:`PyAudioRecorder.check`."""
+
+
+def _missing_library_error(
+    error: audio.AudioLibraryNotFoundError,
+) -> HealthCheckError:
+    return HealthCheckError(
+        f"Cannot record audio: {error.message}",
+        help=error.help,
+    )
+
+
+class PyAudioRecorder(AudioRecorder):
+    """Record fixed-length 16-bit WAV files from a named input device.
+
+    Parameters
+    ----------
+    duration
+        Seconds per recording.
+    samplerate
+        Samples per second.
+    audio_channels
+        Number of channels.
+    device_name
+        Input device name (as listed by ``acoupi.devices.audio``).
+    chunksize
+        Frames read at a time.
+    audio_dir
+        Folder of the temporary recordings.
+    logger
+        Optional logger.
+    clock
+        Returns the current time (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        duration: float,
+        samplerate: int,
+        audio_channels: int,
+        device_name: str,
+        chunksize: int = 2048,
+        audio_dir: Path = TMP_PATH,
+        logger: Optional[logging.Logger] = None,
+        clock: Optional[Clock] = None,
+    ):
+        self.duration = duration
+        self.samplerate = samplerate
+        self.audio_channels = audio_channels
+        self.device_name = device_name
+        self.chunksize = chunksize
+        self.audio_dir = Path(audio_dir)
+        self.logger = logger or logging.getLogger(__name__)
+        self.sample_width = 2
+        self.clock = clock or now_utc
+
+    def record(self, deployment: data.Deployment) -> data.Recording:
+        """Record ``duration`` seconds and return the temporary recording.
+
+        Raises
+        ------
+        HealthCheckError
+            When no audio library is installed.
+        ParameterError
+            When the device is not found.
+        """
+        now = self.clock()
+        recording = data.Recording(
+            created_on=now,
+            duration=self.duration,
+            samplerate=self.samplerate,
+            audio_channels=self.audio_channels,
+            chunksize=self.chunksize,
+            deployment=deployment,
+        )
+        path = self.audio_dir / recording_filename(now, recording.id)
+        frames = self.get_recording_data(duration=self.duration)
+        self.save_recording(frames, path)
+        recording.path = path
+        return recording
+
+    def _chunks_and_duration(
+        self, duration: Optional[float], num_chunks: Optional[int]
+    ) -> Tuple[int, float]:
+        if duration is None and num_chunks is None:
+            raise ValueError("Give either duration or num_chunks.")
+        if num_chunks is None:
+            assert duration is not None
+            num_chunks = math.ceil(duration * self.samplerate / self.chunksize)
+        if duration is None:
+            duration = num_chunks * self.chunksize / self.samplerate
+        return max(1, num_chunks), duration
+
+    def get_recording_data(
+        self,
+        duration: Optional[float] = None,
+        num_chunks: Optional[int] = None,
+    ) -> bytes:
+        """Capture raw 16-bit frames for ``duration`` s or ``num_chunks`` chunks.
+
+        Raises
+        ------
+        ValueError
+            When neither duration nor num_chunks is given.
+        HealthCheckError
+            When no audio library is installed.
+        ParameterError
+            When the device is not found.
+        """
+        num_chunks, duration = self._chunks_and_duration(duration, num_chunks)
+        try:
+            host = audio.open_audio_host()
+        except audio.AudioLibraryNotFoundError as error:
+            raise _missing_library_error(error) from error
+        try:
+            device = self.get_input_device(host)
+            stream = host.open(
+                format=PA_INT16,
+                channels=self.audio_channels,
+                rate=self.samplerate,
+                input=True,
+                frames_per_buffer=self.chunksize,
+                input_device_index=device.index,
+            )
+            try:
+                chunks = [
+                    stream.read(self.chunksize, exception_on_overflow=True)
+                    for _ in range(num_chunks)
+                ]
+            finally:
+                stream.stop_stream()
+                stream.close()
+        finally:
+            host.terminate()
+        size = int(self.sample_width * self.samplerate * duration * self.audio_channels)
+        return b"".join(chunks)[:size]
+
+    def save_recording(self, data: bytes, path: Path) -> None:
+        """Write raw frames to a WAV file at ``path``."""
+        write_wav(path, data, self.samplerate, self.audio_channels, self.sample_width)
+
+    def get_input_device(self, p: audio.AudioHost) -> audio.DeviceInfo:
+        """Return the configured input device.
+
+        Raises
+        ------
+        ParameterError
+            When no input device has the configured name.
+        """
+        try:
+            return audio.get_input_device_by_name(p, self.device_name)
+        except OSError as error:
+            raise ParameterError(
+                value="device_name",
+                message=(
+                    "The selected input device was not found. "
+                    f"Device name: {self.device_name}. {error}"
+                ),
+                help="Check if the microphone is connected.",
+            ) from error
+
+    def check(self) -> None:
+        """Record a few chunks to check the microphone works as configured.
+
+        Raises
+        ------
+        HealthCheckError
+            When no audio library is installed, or the device, sample rate or
+            channel count does not work.
+        """
+        try:
+            frames = self.get_recording_data(num_chunks=CHECK_CHUNKS)
+        except ParameterError as error:
+            raise HealthCheckError(
+                "The audio recorder is not compatible with the selected "
+                f"microphone (device {self.device_name!r}). Error: {error}",
+                help=error.help,
+            ) from error
+        except OSError as error:
+            text = str(error)
+            if "Invalid sample rate" in text:
+                raise HealthCheckError(
+                    f"The microphone does not support samplerate "
+                    f"{self.samplerate}. Error: {text}",
+                    help="Choose a samplerate the microphone supports.",
+                ) from error
+            if "Invalid number of channels" in text:
+                raise HealthCheckError(
+                    f"The microphone does not support {self.audio_channels} "
+                    f"audio channels. Error: {text}",
+                    help="Choose a number of channels the microphone supports.",
+                ) from error
+            raise
+        frame_size = self.audio_channels * self.sample_width
+        expected = self.chunksize * frame_size * CHECK_CHUNKS
+        if len(frames) != expected:
+            raise HealthCheckError(
+                "The microphone is not working properly: recorded "
+                f"{len(frames)} bytes instead of {expected}."
+            )
+
+
+class MicrophoneConfig(BaseModel):
+    """Which microphone to record from, and how."""
+
+    device_name: str
+    samplerate: int = 48_000
+    audio_channels: int = 1
+
+    @classmethod
+    def setup(
+        cls, args: List[str], prompt: bool = True, prefix: str = ""
+    ) -> "MicrophoneConfig":
+        """Build the configuration from arguments or prompts (config parser hook)."""
+        return parse_microphone_config(args, prompt=prompt, prefix=prefix)
+
+
+def _field_name(prefix: str, field: str) -> str:
+    return f"{prefix}.{field}" if prefix else field
+
+
+def _parse_args(
+    args: List[str], prefix: str
+) -> Tuple[Optional[str], Optional[int], Optional[int]]:
+    # A throw-away parser: only our three options, everything else ignored.
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    options = {"device_name": str, "samplerate": int, "audio_channels": int}
+    for name, dtype in options.items():
+        parser.add_argument(f"--{_field_name(prefix, name)}", dest=name, type=dtype)
+    try:
+        parsed, _ = parser.parse_known_args(args)
+    except (argparse.ArgumentError, SystemExit) as error:
+        # SystemExit: some argparse versions still exit on bad values.
+        raise ParameterError(
+            value=prefix or "microphone",
+            message=f"Invalid microphone argument: {error}",
+        ) from error
+    return parsed.device_name, parsed.samplerate, parsed.audio_channels
+
+
+def parse_microphone_config(
+    args: List[str], prompt: bool = True, prefix: str = ""
+) -> MicrophoneConfig:
+    """Build a :class:`MicrophoneConfig` from ``--<prefix>.*`` args or prompts.
+
+    Non-interactively, ``--<prefix>.device_name`` (default: the first input
+    device), ``--<prefix>.samplerate`` (default 48000) and
+    ``--<prefix>.audio_channels`` (default 1) are read from ``args``.
+    Interactively, the user picks a device from a table and a supported
+    channel count and sample rate.
+
+    When the devices cannot be listed (no audio library) or none is
+    connected, a device name given in ``args`` is accepted as is, with a
+    warning, so programs can be set up on machines without audio support
+    or before the microphone is plugged in. A name that matches none of the
+    connected devices is still an error.
+
+    Raises
+    ------
+    ParameterError
+        When no input device is found, the named one does not exist, or no
+        audio library is installed and no device name was given.
+    """
+    click.secho("* Setting up microphone configuration.", fg="green")
+    device_name, samplerate, audio_channels = _parse_args(args, prefix)
+    name_option = f"--{_field_name(prefix, 'device_name')}"
+    unchecked = MicrophoneConfig(
+        device_name=device_name or "unknown",
+        samplerate=samplerate or 48_000,
+        audio_channels=audio_channels or 1,
+    )
+    try:
+        host = audio.open_audio_host()
+    except audio.AudioLibraryNotFoundError as error:
+        if device_name:
+            click.secho(
+                f"Warning: {error.message} The microphone {device_name!r} "
+                "could not be checked.",
+                fg="yellow",
+            )
+            return unchecked
+        raise ParameterError(
+            value="device_name",
+            message=f"Cannot list microphones: {error.message}",
+            help=f"{error.help} Or give the device name with {name_option}.",
+        ) from error
+    try:
+        devices = audio.get_input_devices(host)
+        if not devices and device_name and not prompt:
+            # Set up before the microphone is plugged in (or in CI): trust
+            # the explicit name; `acoupi check` tests it later.
+            click.secho(
+                f"Warning: no input device is connected; the microphone "
+                f"{device_name!r} could not be checked.",
+                fg="yellow",
+            )
+            return unchecked
+        if not devices:
+            click.secho("No compatible audio device found.", fg="red")
+            raise ParameterError(
+                value="device_index",
+                message="No compatible audio device found.",
+                help="Connect a microphone and check it is listed by `arecord -l`.",
+            )
+        if not prompt:
+            return _config_from_args(devices, device_name, samplerate, audio_channels)
+        return _config_from_prompts(host, devices)
+    finally:
+        host.terminate()
+
+
+def _config_from_args(
+    devices: List[audio.DeviceInfo],
+    device_name: Optional[str],
+    samplerate: Optional[int],
+    audio_channels: Optional[int],
+) -> MicrophoneConfig:
+    if device_name is None:
+        device = devices[0]
+    else:
+        wanted = audio.parse_device_name(device_name)
+        matches = [d for d in devices if d.name == wanted]
+        if not matches:
+            available = ", ".join(repr(d.name) for d in devices)
+            raise ParameterError(
+                value="device_name",
+                message=f"No audio device with the name {device_name} found.",
+                help=f"Available input devices: {available}.",
+            )
+        device = matches[0]
+    return MicrophoneConfig(
+        device_name=device.name,
+        samplerate=samplerate or 48_000,
+        audio_channels=audio_channels or 1,
+    )
+
+
+def _config_from_prompts(
+    host: audio.AudioHost, devices: List[audio.DeviceInfo]
+) -> MicrophoneConfig:
+    click.echo(f"{'Index':>5}  {'Name':<40} {'Channels':>8}  {'Sample Rate':>11}")
+    for device in devices:
+        click.echo(
+            f"{device.index:>5}  {device.name:<40} "
+            f"{device.max_input_channels:>8}  {device.default_samplerate:>11.0f}"
+        )
+    by_index = {device.index: device for device in devices}
+    index = click.prompt(
+        "Select the microphone (index)",
+        type=click.Choice([str(i) for i in by_index]),
+        default=str(devices[0].index),
+    )
+    device = by_index[int(index)]
+    channels = click.prompt(
+        "Number of audio channels",
+        type=click.IntRange(1, device.max_input_channels),
+        default=device.max_input_channels,
+    )
+    samplerate = int(device.default_samplerate)
+    while True:
+        samplerate = click.prompt("Sample rate (Hz)", type=int, default=samplerate)
+        problem = _format_problem(host, device, samplerate, channels)
+        if problem is None:
+            break
+        click.secho(f"Unsupported settings: {problem}", fg="red")
+        if "Invalid sample rate" in problem:
+            click.echo(f"Try the device default, {device.default_samplerate:.0f} Hz.")
+    return MicrophoneConfig(
+        device_name=device.name, samplerate=samplerate, audio_channels=channels
+    )
+
+
+def _format_problem(
+    host: audio.AudioHost, device: audio.DeviceInfo, samplerate: int, channels: int
+) -> Optional[str]:
+    """Return why the device cannot record with these settings, or None."""
+    is_supported = getattr(host, "is_format_supported", None)
+    if is_supported is None:
+        return None
+    try:
+        is_supported(
+            samplerate,
+            input_device=device.index,
+            input_channels=channels,
+            input_format=PA_INT16,
+        )
+    except ValueError as error:
+        return str(error)
+    return None

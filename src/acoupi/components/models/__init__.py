@@ -1,0 +1,1 @@
+"""Placeholder package for detection models shipped with acoupi (none yet)."""
