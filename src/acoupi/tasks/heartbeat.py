@@ -1,0 +1,102 @@
+"""The heartbeat task: tell the server that the device is alive."""
+
+import logging
+from typing import Callable, List, Optional
+
+from pydantic import BaseModel, Field
+
+import acoupi
+from acoupi import data, devices
+from acoupi.components import types
+from acoupi.tasks.messaging import close_messengers, send_with
+from acoupi.timeutil import UTCDateTime, now_utc
+
+__all__ = ["Heartbeat", "generate_heartbeat_task"]
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+
+class Heartbeat(BaseModel):
+    """Content of a heartbeat message.
+
+    The first three fields are those of acoupi 0.3, in the same (JSON key)
+    order; ``acoupi_version`` is new and comes last so parsers of the old
+    shape keep working.
+    """
+
+    sent_on: UTCDateTime = Field(default_factory=now_utc)
+    device_id: str
+    status: str = "OK"
+    acoupi_version: str = acoupi.__version__
+
+
+def generate_heartbeat_task(
+    messengers: List[types.Messenger],
+    logger: logging.Logger = logger,
+    message_store: Optional[types.MessageStore] = None,
+) -> Callable[[], None]:
+    """Build the task that sends a heartbeat through every messenger.
+
+    Parameters
+    ----------
+    messengers
+        Where to send heartbeats; at least one.
+    logger
+        Logger of the task.
+    message_store
+        Optional outbox. When given, each heartbeat is stored before it is
+        sent and its responses are recorded, so a heartbeat that could not
+        be sent is delivered later by the send-messages task: after an
+        outage the server still learns when the device was alive.
+        Without it (as in 0.3) heartbeats are sent once and not kept.
+
+    Returns
+    -------
+    Callable[[], None]
+        The task, named ``heartbeat_task``. It never raises: failures are
+        logged.
+
+    Raises
+    ------
+    ValueError
+        If ``messengers`` is empty.
+    """
+    if not messengers:
+        raise ValueError("The heartbeat task needs at least one messenger.")
+    messengers = list(messengers)
+
+    def heartbeat_task() -> None:
+        now = now_utc()
+        try:
+            heartbeat = Heartbeat(device_id=devices.get_device_id(), sent_on=now)
+        except Exception:
+            logger.exception("Could not build the heartbeat.")
+            return
+        message = data.Message(content=heartbeat.model_dump_json(), created_on=now)
+
+        if message_store is not None:
+            try:
+                message_store.store_message(message)
+            except Exception:
+                logger.exception("Could not store heartbeat %s.", message.id)
+
+        for messenger in messengers:
+            response = send_with(messenger, message, logger)
+            if response.status == data.ResponseStatus.SUCCESS:
+                logger.info("Heartbeat sent via %s.", type(messenger).__name__)
+            else:
+                logger.warning(
+                    "Heartbeat not sent via %s: %s %s",
+                    type(messenger).__name__,
+                    response.status.name,
+                    response.content,
+                )
+            if message_store is not None:
+                try:
+                    message_store.store_response(response)
+                except Exception:
+                    logger.exception("Could not store the heartbeat response.")
+        close_messengers(messengers, logger)
+
+    return heartbeat_task
