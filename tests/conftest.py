@@ -27,6 +27,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("ACOUPI_") and name != "ACOUPI_HOME":
             monkeypatch.delenv(name)
+    if os.geteuid() == 0:
+        # CI runs as root; Celery refuses pickle workers as root without this.
+        monkeypatch.setenv("C_FORCE_ROOT", "1")
     return home
 
 

@@ -40,9 +40,6 @@ def cli_env(isolated_home: Path) -> dict[str, str]:
     env["ACOUPI_HOME"] = str(isolated_home / ".acoupi")
     env.pop("ACOUPI_DEBUG", None)
     env["NO_COLOR"] = "1"
-    if os.geteuid() == 0:
-        # Celery refuses to run pickle workers as root; CI runs as root.
-        env.setdefault("C_FORCE_ROOT", "1")
     return env
 
 
