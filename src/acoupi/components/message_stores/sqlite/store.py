@@ -1,0 +1,151 @@
+"""The SQLite message store: an outbox that survives outages and power cuts."""
+
+import sqlite3
+from pathlib import Path
+from typing import Any, List, Literal, Optional, Sequence
+from uuid import UUID
+
+from acoupi import data
+from acoupi.components import types
+from acoupi.components.message_stores.sqlite.schema import MIGRATIONS
+from acoupi.components.sqlite_db import (
+    Database,
+    Synchronous,
+    datetime_from_db,
+    datetime_to_db,
+    uuid_from_db,
+    uuid_to_db,
+)
+
+__all__ = ["SqliteMessageStore"]
+
+Order = Literal["oldest_first", "newest_first"]
+
+_UNSENT = (
+    "FROM message m WHERE NOT EXISTS (SELECT 1 FROM response r"
+    f" WHERE r.message_id = m.id AND r.status = {int(data.ResponseStatus.SUCCESS)})"
+)
+
+
+class SqliteMessageStore(types.MessageStore):
+    """Messages waiting to be sent, and every response they got.
+
+    A message is *unsent* until it has a SUCCESS response; FAILED, ERROR and
+    TIMEOUT responses record attempts and leave it unsent, so it is sent
+    again later. Nothing is ever deleted.
+
+    Commits use ``synchronous=FULL`` by default: a message the store has
+    accepted survives a power cut (the WAL is synced at each commit).
+    Messages are few and small, and losing one silently would defeat the
+    purpose of an outbox, so the extra flush is worth it.
+
+    Parameters
+    ----------
+    db_path
+        The database file; missing parent directories are created.
+    synchronous
+        Durability of commits, ``"FULL"`` (default) or ``"NORMAL"``.
+    """
+
+    def __init__(self, db_path: Path, synchronous: Synchronous = "FULL") -> None:
+        self.db_path = Path(db_path)
+        self.database = Database(self.db_path, MIGRATIONS, synchronous=synchronous)
+
+    def close(self) -> None:
+        """Close this thread's connection (it is reopened on next use)."""
+        self.database.close()
+
+    def store_message(self, message: data.Message) -> None:
+        """Store a message to send; nothing happens if its id is stored."""
+        with self.database.write() as connection:
+            _insert_message(connection, message)
+
+    def get_unsent_messages(
+        self, limit: Optional[int] = None, order: Order = "oldest_first"
+    ) -> List[data.Message]:
+        """Return the messages that have no SUCCESS response.
+
+        Parameters
+        ----------
+        limit
+            Return at most this many (a bounded batch); all by default.
+        order
+            ``"oldest_first"`` (default) or ``"newest_first"``, by
+            ``created_on`` and then by the order they were stored.
+        """
+        direction = "DESC" if order == "newest_first" else "ASC"
+        sql = (
+            f"SELECT m.id, m.content, m.created_on {_UNSENT}"
+            f" ORDER BY m.created_on {direction}, m.rowid {direction}"
+        )
+        params: List[int] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.database.connection().execute(sql, params).fetchall()
+        return [_message(row) for row in rows]
+
+    def count_unsent(self) -> int:
+        """Return how many messages have no SUCCESS response."""
+        row = (
+            self.database.connection().execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
+        )
+        return int(row[0])
+
+    def store_response(self, response: data.Response) -> None:
+        """Record the outcome of one attempt to send a message.
+
+        The message is stored too if it was not (in the same transaction).
+        """
+        with self.database.write() as connection:
+            _insert_message(connection, response.message)
+            connection.execute(
+                "INSERT INTO response (content, message_id, status, received_on)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    # '' for None: files from acoupi 0.3 declare it NOT NULL.
+                    "" if response.content is None else response.content,
+                    uuid_to_db(response.message.id),
+                    int(response.status),
+                    datetime_to_db(response.received_on),
+                ),
+            )
+
+    def get_responses(self, message_id: UUID) -> List[data.Response]:
+        """Return every response recorded for a message, oldest first.
+
+        Lets a sender see how often and when a message was tried.
+        """
+        with self.database.read() as connection:
+            rows = connection.execute(
+                "SELECT m.id, m.content, m.created_on,"
+                " r.status, r.content, r.received_on"
+                " FROM response r JOIN message m ON m.id = r.message_id"
+                " WHERE r.message_id = ? ORDER BY r.received_on, r.id",
+                (uuid_to_db(message_id),),
+            ).fetchall()
+        return [
+            data.Response(
+                message=_message(row[:3]),
+                status=data.ResponseStatus(row[3]),
+                content=row[4] or None,
+                received_on=datetime_from_db(row[5]),
+            )
+            for row in rows
+        ]
+
+
+def _insert_message(connection: sqlite3.Connection, message: data.Message) -> None:
+    connection.execute(
+        "INSERT INTO message (id, content, created_on) VALUES (?, ?, ?)"
+        " ON CONFLICT (id) DO NOTHING",
+        (uuid_to_db(message.id), message.content, datetime_to_db(message.created_on)),
+    )
+
+
+def _message(row: Sequence[Any]) -> data.Message:
+    return data.Message(
+        id=uuid_from_db(row[0]),
+        content=row[1],
+        created_on=datetime_from_db(row[2]),
+    )

@@ -1,0 +1,360 @@
+"""SQLite plumbing shared by the metadata store and the message store.
+
+Both stores are plain :mod:`sqlite3` files written by several Celery worker
+processes (and threads) at once on a device that may lose power at any time.
+This module holds everything they have in common:
+
+* :class:`Database` opens per-thread, per-process connections with the
+  pragmas that make concurrent writers and power cuts safe, runs write
+  transactions with ``BEGIN IMMEDIATE``, and brings the schema up to date on
+  open with an ordered list of :class:`Migration` steps.
+* Adapters between Python values and their stored form: UUIDs are 16-byte
+  BLOBs and datetimes are canonical UTC text (see :func:`datetime_to_db`).
+* Helpers to build ``IN (...)`` filters of any length.
+
+Datetime format
+---------------
+Every datetime is stored as ``YYYY-MM-DD HH:MM:SS.ffffff+00:00``: converted
+to UTC, always with six fractional digits and an explicit offset. All values
+therefore have the same length and layout, so text comparison (``ORDER BY``,
+``>=``) is chronological, and the offset keeps the timezone explicit in the
+file. It is exactly ``dt.isoformat(sep=" ", timespec="microseconds")`` of
+the UTC value, which :meth:`datetime.datetime.fromisoformat` reads back.
+Naive values (from older files or callers) are read as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, List, Literal, Optional, Sequence
+from uuid import UUID
+
+from acoupi.timeutil import as_utc
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "Database",
+    "canonicalise_datetimes",
+    "Migration",
+    "SchemaVersionError",
+    "Synchronous",
+    "datetime_from_db",
+    "datetime_to_db",
+    "text_in",
+    "uuid_from_db",
+    "uuid_in",
+    "uuid_to_db",
+]
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a writer waits for another process's write lock before failing.
+
+Writes are short (milliseconds), so ten seconds only runs out when something
+is badly wrong, never because several workers happen to write together.
+"""
+
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+"""Truncate the WAL file back to this size after checkpoints (bytes).
+
+Without a limit the WAL keeps the size of its largest burst forever, which
+matters on small SD cards.
+"""
+
+Synchronous = Literal["NORMAL", "FULL"]
+"""Durability level of commits (``PRAGMA synchronous``).
+
+In WAL mode ``NORMAL`` never corrupts the file, but a power cut may undo the
+last transactions committed before the next checkpoint; ``FULL`` syncs the
+WAL on every commit, so a committed transaction survives power loss too.
+"""
+
+MigrationStep = Callable[[sqlite3.Connection], None]
+
+# Connections that belonged to a parent process before a fork. SQLite forbids
+# using *or closing* them in the child (closing could checkpoint or unlink
+# the parent's WAL), so they are kept referenced here and never finalised.
+_FORKED_AWAY: List[sqlite3.Connection] = []
+
+
+class SchemaVersionError(RuntimeError):
+    """The database file was written by a newer version of acoupi."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a schema's history.
+
+    Parameters
+    ----------
+    description
+        What the step does, for humans reading the list.
+    statements
+        SQL statements run in order.
+    step
+        Optional Python code run after the statements, for data changes SQL
+        cannot express.
+    """
+
+    description: str
+    statements: Sequence[str] = ()
+    step: Optional[MigrationStep] = None
+
+    def apply(self, connection: sqlite3.Connection) -> None:
+        """Run the step on ``connection`` (inside the caller's transaction)."""
+        # Statements are executed one by one: ``executescript`` would commit
+        # the surrounding transaction first.
+        for statement in self.statements:
+            connection.execute(statement)
+        if self.step is not None:
+            self.step(connection)
+
+
+class _Local(threading.local):
+    connection: Optional[sqlite3.Connection] = None
+    pid: int = -1
+
+
+class Database:
+    """A SQLite file with a versioned schema, safe for many writers.
+
+    Each thread of each process gets its own connection, opened lazily and
+    reused: ``sqlite3`` connections must not cross threads, and a connection
+    inherited through ``fork`` (Celery prefork workers) must not be used by
+    the child, so it is replaced when the process id changes. (Opening a
+    connection with its pragmas costs about twice a whole small write on a
+    reused one, see ``bench/store_throughput.py``, hence the reuse.)
+
+    Parameters
+    ----------
+    path
+        The database file. Its parent directory is created if missing.
+    migrations
+        The schema history, oldest first. The schema version stored in
+        ``PRAGMA user_version`` is the number of steps applied.
+    synchronous
+        Durability level of commits, see :data:`Synchronous`.
+    busy_timeout
+        Seconds to wait for another connection's lock.
+
+    Raises
+    ------
+    SchemaVersionError
+        If the file has a newer schema version than ``migrations`` knows.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        migrations: Sequence[Migration],
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout: float = BUSY_TIMEOUT_S,
+    ) -> None:
+        self.path = Path(path)
+        self.migrations = tuple(migrations)
+        self.synchronous: Synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._local = _Local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    @property
+    def schema_version(self) -> int:
+        """The version the schema of this code is at (number of migrations)."""
+        return len(self.migrations)
+
+    def connection(self) -> sqlite3.Connection:
+        """Return this thread's connection, opening it if needed."""
+        local = self._local
+        pid = os.getpid()
+        if local.connection is not None and local.pid != pid:
+            _FORKED_AWAY.append(local.connection)
+            local.connection = None
+        if local.connection is None:
+            local.connection = self._open()
+            local.pid = pid
+        return local.connection
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: the sqlite3 module must not open transactions
+        # behind our back; we issue BEGIN ourselves so that writers take the
+        # write lock up front (BEGIN IMMEDIATE) and wait on busy_timeout
+        # instead of failing with "database is locked" on lock upgrade.
+        connection = sqlite3.connect(
+            str(self.path), timeout=self.busy_timeout, isolation_level=None
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        self._enable_wal(connection)
+        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        return connection
+
+    def _enable_wal(self, connection: sqlite3.Connection) -> None:
+        # WAL mode is stored in the file, so only the first opener switches.
+        # Switching needs an exclusive lock and SQLite reports a competing
+        # opener as "locked" at once, without the busy handler, hence the
+        # explicit wait.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                    return
+                connection.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error):
+                    raise
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError(
+                    f"could not switch {self.path} to WAL mode: database is locked"
+                )
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Close the calling thread's connection (reopened on next use)."""
+        local = self._local
+        if local.connection is not None and local.pid == os.getpid():
+            local.connection.close()
+        local.connection = None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Run a write transaction: all or nothing, one writer at a time.
+
+        ``BEGIN IMMEDIATE`` takes the write lock at the start, so concurrent
+        writers queue on the busy timeout rather than deadlocking.
+        """
+        connection = self._idle_connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Run reads in one transaction so that they see a single snapshot."""
+        connection = self._idle_connection()
+        connection.execute("BEGIN")
+        try:
+            yield connection
+        finally:
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+
+    def _idle_connection(self) -> sqlite3.Connection:
+        connection = self.connection()
+        if connection.in_transaction:
+            # Only possible if an earlier call was interrupted between BEGIN
+            # and its try block; a worker runs for months, so recover rather
+            # than fail every later call with "transaction within a
+            # transaction".
+            connection.execute("ROLLBACK")
+        return connection
+
+    def migrate(self) -> None:
+        """Apply the migrations the file has not had yet, in one transaction.
+
+        Safe when several processes open the same file at once: the version is
+        read again after taking the write lock, so each step runs once.
+        """
+        connection = self.connection()
+        if self._user_version(connection) == self.schema_version:
+            return
+        with self.write() as connection:
+            version = self._user_version(connection)
+            if version > self.schema_version:
+                raise SchemaVersionError(
+                    f"{self.path} has schema version {version}, but this "
+                    f"version of acoupi only knows up to {self.schema_version}; "
+                    "upgrade acoupi to use it."
+                )
+            for migration in self.migrations[version:]:
+                migration.apply(connection)
+            # user_version lives in the file header, so it commits (or rolls
+            # back) together with the migration steps.
+            connection.execute(f"PRAGMA user_version = {self.schema_version}")
+
+    @staticmethod
+    def _user_version(connection: sqlite3.Connection) -> int:
+        return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def uuid_to_db(value: UUID) -> bytes:
+    """Return the stored form of a UUID (its 16 bytes)."""
+    return value.bytes
+
+
+def uuid_from_db(value: bytes) -> UUID:
+    """Read a UUID stored as 16 bytes."""
+    return UUID(bytes=bytes(value))
+
+
+def datetime_to_db(value: datetime.datetime) -> str:
+    """Return the canonical stored text of a datetime (see module docstring)."""
+    utc = as_utc(value).astimezone(datetime.timezone.utc)
+    return utc.isoformat(sep=" ", timespec="microseconds")
+
+
+def datetime_from_db(value: str) -> datetime.datetime:
+    """Read a stored datetime as an aware UTC datetime."""
+    return as_utc(datetime.datetime.fromisoformat(value)).astimezone(
+        datetime.timezone.utc
+    )
+
+
+def canonicalise_datetimes(
+    connection: sqlite3.Connection, columns: Iterable[tuple[str, str]]
+) -> None:
+    """Rewrite datetimes of the given ``(table, column)`` pairs canonically.
+
+    For migrating files written by acoupi 0.3, which stored naive datetimes
+    with an optional fraction: such text does not compare correctly with
+    canonical text. Canonical values are left untouched.
+    """
+    for table, column in columns:
+        rows = connection.execute(
+            f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
+        ).fetchall()
+        updates = [
+            (canonical, rowid)
+            for rowid, value in rows
+            if (canonical := datetime_to_db(datetime_from_db(value))) != value
+        ]
+        connection.executemany(
+            f"UPDATE {table} SET {column} = ? WHERE rowid = ?", updates
+        )
+
+
+def uuid_in(column: str, values: Iterable[UUID]) -> str:
+    """Return ``column IN (x'..', ...)`` for any number of UUIDs.
+
+    The UUIDs are written as hexadecimal BLOB literals rather than bound
+    parameters: they cannot carry SQL (only hex digits), and this avoids
+    the bound-parameter limit (999 on older SQLite builds) without splitting
+    queries, which would break ``ORDER BY ... LIMIT``.
+    """
+    literals = ",".join(f"x'{value.hex}'" for value in values)
+    return f"{column} IN ({literals})"
+
+
+def text_in(column: str, values: Iterable[str]) -> tuple[str, str]:
+    """Return ``column IN (...)`` for any number of strings, and its parameter.
+
+    The strings travel as one JSON array parameter expanded by ``json_each``,
+    so arbitrary text is bound safely and the parameter limit does not apply.
+    """
+    return (
+        f"{column} IN (SELECT value FROM json_each(?))",
+        json.dumps(list(values)),
+    )

@@ -1,0 +1,359 @@
+"""Queries of the metadata database, and rows turned back into data objects.
+
+Every function runs inside a read transaction opened by the caller, so the
+several queries that assemble one answer see the same snapshot.
+
+List filters follow one rule everywhere: ``None`` means "no filter" and an
+empty list matches nothing.
+"""
+
+import datetime
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from uuid import UUID
+
+from acoupi import data
+from acoupi.components.sqlite_db import (
+    datetime_from_db,
+    datetime_to_db,
+    text_in,
+    uuid_from_db,
+    uuid_in,
+)
+
+__all__ = [
+    "current_deployment",
+    "detections",
+    "model_outputs",
+    "outputs_of_recordings",
+    "predicted_tags",
+    "recordings",
+]
+
+_DEPLOYMENT_COLUMNS = "d.id, d.name, d.started_on, d.ended_on, d.latitude, d.longitude"
+_RECORDING_COLUMNS = (
+    "r.id, r.path, r.datetime, r.duration_s, r.samplerate_hz, r.audio_channels, "
+    + _DEPLOYMENT_COLUMNS
+)
+
+
+class _Where:
+    """Collects ``AND``-ed conditions and their parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: List[str] = []
+        self.params: List[Any] = []
+        self.matches_nothing = False
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def uuids(self, column: str, values: Optional[Sequence[UUID]]) -> None:
+        if values is None:
+            return
+        if not values:
+            self.matches_nothing = True
+            return
+        self.add(uuid_in(column, values))
+
+    def texts(self, column: str, values: Optional[Sequence[str]]) -> None:
+        if values is None:
+            return
+        if not values:
+            self.matches_nothing = True
+            return
+        clause, param = text_in(column, values)
+        self.add(clause, param)
+
+    def between(
+        self,
+        column: str,
+        after: Optional[datetime.datetime],
+        before: Optional[datetime.datetime],
+    ) -> None:
+        # Canonical text compares chronologically; both bounds inclusive.
+        if after is not None:
+            self.add(f"{column} >= ?", datetime_to_db(after))
+        if before is not None:
+            self.add(f"{column} <= ?", datetime_to_db(before))
+
+    def score(self, column: str, gt: Optional[float], lt: Optional[float]) -> None:
+        if gt is not None:
+            self.add(f"{column} > ?", gt)
+        if lt is not None:
+            self.add(f"{column} < ?", lt)
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
+
+
+def _deployment(row: Sequence[Any]) -> data.Deployment:
+    return data.Deployment(
+        id=uuid_from_db(row[0]),
+        name=row[1],
+        started_on=datetime_from_db(row[2]),
+        ended_on=None if row[3] is None else datetime_from_db(row[3]),
+        latitude=row[4],
+        longitude=row[5],
+    )
+
+
+def _recording(row: Sequence[Any]) -> data.Recording:
+    return data.Recording(
+        id=uuid_from_db(row[0]),
+        path=None if row[1] is None else Path(row[1]),
+        created_on=datetime_from_db(row[2]),
+        duration=row[3],
+        samplerate=row[4],
+        audio_channels=row[5],
+        deployment=_deployment(row[6:]),
+    )
+
+
+def _tag(key: str, value: str, score: float) -> data.PredictedTag:
+    return data.PredictedTag(tag=data.Tag(key=key, value=value), confidence_score=score)
+
+
+def _location(text: Optional[str]) -> Optional[data.BoundingBox]:
+    return data.BoundingBox.model_validate_json(text) if text else None
+
+
+def current_deployment(connection: sqlite3.Connection) -> Optional[data.Deployment]:
+    """Return the deployment that started last, or None."""
+    row = connection.execute(
+        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployment d"
+        " ORDER BY d.started_on DESC, d.rowid DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else _deployment(row)
+
+
+def recordings(
+    connection: sqlite3.Connection,
+    ids: Optional[Sequence[UUID]] = None,
+    paths: Optional[Sequence[Path]] = None,
+) -> List[data.Recording]:
+    """Return recordings by id and/or path, newest first."""
+    where = _Where()
+    where.uuids("r.id", ids)
+    where.texts("r.path", None if paths is None else [str(p) for p in paths])
+    if where.matches_nothing:
+        return []
+    rows = connection.execute(
+        f"SELECT {_RECORDING_COLUMNS} FROM recording r"
+        " JOIN deployment d ON d.id = r.deployment_id"
+        f"{where.sql()} ORDER BY r.datetime DESC, r.rowid DESC",
+        where.params,
+    )
+    return [_recording(row) for row in rows]
+
+
+def outputs_of_recordings(
+    connection: sqlite3.Connection, recordings: Sequence[data.Recording]
+) -> Dict[UUID, List[data.ModelOutput]]:
+    """Return the model outputs of each recording (newest first) by its id."""
+    by_recording: Dict[UUID, List[data.ModelOutput]] = {r.id: [] for r in recordings}
+    if not recordings:
+        return by_recording
+    rows = connection.execute(
+        "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
+        f" FROM model_output mo WHERE {uuid_in('mo.recording_id', by_recording)}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+    ).fetchall()
+    for output in _assemble_outputs(connection, rows, {r.id: r for r in recordings}):
+        by_recording[output.recording.id].append(output)
+    return by_recording
+
+
+def model_outputs(
+    connection: sqlite3.Connection,
+    after: Optional[datetime.datetime] = None,
+    before: Optional[datetime.datetime] = None,
+    ids: Optional[Sequence[UUID]] = None,
+    recording_ids: Optional[Sequence[UUID]] = None,
+    model_names: Optional[Sequence[str]] = None,
+    detection_ids: Optional[Sequence[UUID]] = None,
+    limit: Optional[int] = None,
+) -> List[data.ModelOutput]:
+    """Return filtered model outputs, newest first."""
+    where = _Where()
+    where.between("mo.created_on", after, before)
+    where.uuids("mo.id", ids)
+    where.uuids("mo.recording_id", recording_ids)
+    where.texts("mo.model_name", model_names)
+    if detection_ids is not None:
+        if not detection_ids:
+            return []
+        where.add(
+            "mo.id IN (SELECT model_output_id FROM detection"
+            f" WHERE {uuid_in('id', detection_ids)})"
+        )
+    if where.matches_nothing:
+        return []
+    sql = (
+        "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
+        f" FROM model_output mo{where.sql()}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+        where.params.append(limit)
+    rows = connection.execute(sql, where.params).fetchall()
+    recording_ids_found = list({uuid_from_db(row[2]) for row in rows})
+    recordings_by_id = {
+        r.id: r for r in recordings(connection, ids=recording_ids_found)
+    }
+    return _assemble_outputs(connection, rows, recordings_by_id)
+
+
+def detections(
+    connection: sqlite3.Connection,
+    ids: Optional[Sequence[UUID]] = None,
+    model_output_ids: Optional[Sequence[UUID]] = None,
+    score_gt: Optional[float] = None,
+    score_lt: Optional[float] = None,
+    model_names: Optional[Sequence[str]] = None,
+    after: Optional[datetime.datetime] = None,
+    before: Optional[datetime.datetime] = None,
+) -> List[data.Detection]:
+    """Return filtered detections with their tags, oldest output first.
+
+    ``after``/``before`` apply to the creation time of the detection's model
+    output; score bounds are strict.
+    """
+    where = _Where()
+    where.uuids("d.id", ids)
+    where.uuids("d.model_output_id", model_output_ids)
+    where.score("d.detection_score", score_gt, score_lt)
+    where.texts("mo.model_name", model_names)
+    where.between("mo.created_on", after, before)
+    if where.matches_nothing:
+        return []
+    rows = connection.execute(
+        "SELECT d.id, d.location, d.detection_score FROM detection d"
+        " JOIN model_output mo ON mo.id = d.model_output_id"
+        f"{where.sql()} ORDER BY mo.created_on, d.rowid",
+        where.params,
+    ).fetchall()
+    tags = _detection_tags(connection, uuid_in("pt.detection_id", _ids(rows)))
+    return [_detection(row, tags) for row in rows]
+
+
+def predicted_tags(
+    connection: sqlite3.Connection,
+    detection_ids: Optional[Sequence[UUID]] = None,
+    after: Optional[datetime.datetime] = None,
+    before: Optional[datetime.datetime] = None,
+    score_gt: Optional[float] = None,
+    score_lt: Optional[float] = None,
+    keys: Optional[Sequence[str]] = None,
+    values: Optional[Sequence[str]] = None,
+) -> List[data.PredictedTag]:
+    """Return filtered predicted tags.
+
+    With ``after`` or ``before`` only detection-level tags are returned
+    (those of detections whose model output was created in the window),
+    oldest output first; without, recording-level tags are included too, in
+    the order they were stored.
+    """
+    where = _Where()
+    source = "predicted_tag pt"
+    order = "pt.id"
+    if after is not None or before is not None:
+        source += (
+            " JOIN detection d ON d.id = pt.detection_id"
+            " JOIN model_output mo ON mo.id = d.model_output_id"
+        )
+        where.between("mo.created_on", after, before)
+        # Ordering by time first also steers the planner to the created_on
+        # index; ordering by pt.id alone made it scan the whole tag table.
+        order = "mo.created_on, pt.id"
+    where.uuids("pt.detection_id", detection_ids)
+    where.score("pt.confidence_score", score_gt, score_lt)
+    where.texts("pt.key", keys)
+    where.texts("pt.value", values)
+    if where.matches_nothing:
+        return []
+    rows = connection.execute(
+        f"SELECT pt.key, pt.value, pt.confidence_score FROM {source}"
+        f"{where.sql()} ORDER BY {order}",
+        where.params,
+    )
+    return [_tag(*row) for row in rows]
+
+
+def _ids(rows: Iterable[Sequence[Any]]) -> List[UUID]:
+    return [uuid_from_db(row[0]) for row in rows]
+
+
+def _detection_tags(
+    connection: sqlite3.Connection, condition: str
+) -> Dict[bytes, List[data.PredictedTag]]:
+    tags: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
+    for detection_id, key, value, score in connection.execute(
+        "SELECT pt.detection_id, pt.key, pt.value, pt.confidence_score"
+        f" FROM predicted_tag pt WHERE {condition}"
+    ):
+        tags[detection_id].append(_tag(key, value, score))
+    return tags
+
+
+def _detection(
+    row: Sequence[Any], tags: Dict[bytes, List[data.PredictedTag]]
+) -> data.Detection:
+    return data.Detection(
+        id=uuid_from_db(row[0]),
+        location=_location(row[1]),
+        detection_score=row[2],
+        tags=tags.get(row[0], []),
+    )
+
+
+def _assemble_outputs(
+    connection: sqlite3.Connection,
+    rows: Sequence[Tuple[bytes, str, bytes, str]],
+    recordings_by_id: Dict[UUID, data.Recording],
+) -> List[data.ModelOutput]:
+    """Build model outputs from their rows with three more queries in total."""
+    if not rows:
+        return []
+    output_ids = _ids(rows)
+    detection_rows: Dict[bytes, List[Sequence[Any]]] = defaultdict(list)
+    for row in connection.execute(
+        "SELECT d.id, d.location, d.detection_score, d.model_output_id"
+        f" FROM detection d WHERE {uuid_in('d.model_output_id', output_ids)}"
+    ):
+        detection_rows[row[3]].append(row)
+    detection_tags = _detection_tags(
+        connection,
+        "pt.detection_id IN (SELECT id FROM detection d"
+        f" WHERE {uuid_in('d.model_output_id', output_ids)})",
+    )
+    output_tags: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
+    for output_id, key, value, score in connection.execute(
+        "SELECT model_output_id, key, value, confidence_score FROM predicted_tag"
+        # "+" keeps the planner off the detection_id index, where IS NULL
+        # would match every recording-level tag in the file.
+        f" WHERE {uuid_in('model_output_id', output_ids)}"
+        " AND +detection_id IS NULL"
+    ):
+        output_tags[output_id].append(_tag(key, value, score))
+
+    outputs = []
+    for output_id, model_name, recording_id, created_on in rows:
+        outputs.append(
+            data.ModelOutput(
+                id=uuid_from_db(output_id),
+                name_model=model_name,
+                recording=recordings_by_id[uuid_from_db(recording_id)],
+                tags=output_tags.get(output_id, []),
+                detections=[
+                    _detection(row, detection_tags)
+                    for row in detection_rows.get(output_id, [])
+                ],
+                created_on=datetime_from_db(created_on),
+            )
+        )
+    return outputs
