@@ -1,5 +1,6 @@
 """Helpers for the command-line tests: a CliRunner bound to the test's
-settings and a runner for the installed ``acoupi`` entry point."""
+settings, a home set up with the test program, and a runner for the
+installed ``acoupi`` entry point."""
 
 import os
 import subprocess
@@ -18,6 +19,11 @@ ACOUPI_BIN = Path(sys.executable).parent / "acoupi"
 Invoke = Callable[..., Result]
 RunAcoupi = Callable[..., "subprocess.CompletedProcess[str]"]
 
+SETUP_PROGRAM = "acoupi.programs.test"
+# Nothing listens on port 1: Celery status reports "unavailable" at once
+# instead of touching a real broker.
+UNREACHABLE_BROKER = "pyamqp://guest@127.0.0.1:1//"
+
 
 @pytest.fixture
 def invoke(settings: Settings) -> Invoke:
@@ -30,6 +36,21 @@ def invoke(settings: Settings) -> Invoke:
         )
 
     return _invoke
+
+
+@pytest.fixture
+def set_up(invoke: Invoke, settings: Settings) -> Settings:
+    """Acoupi set up with the test program and an unreachable broker."""
+    result = invoke(
+        "setup",
+        "--program",
+        SETUP_PROGRAM,
+        "--no-prompt",
+        "--broker_url",
+        UNREACHABLE_BROKER,
+    )
+    assert result.exit_code == 0, result.output
+    return settings
 
 
 @pytest.fixture

@@ -17,16 +17,6 @@ PROGRAM = "acoupi.programs.test"
 NO_BROKER = "pyamqp://guest@127.0.0.1:1//"
 
 
-@pytest.fixture
-def set_up(invoke: Callable[..., Any], settings: Settings) -> Settings:
-    """Acoupi set up with the test program and an unreachable broker."""
-    result = invoke(
-        "setup", "--program", PROGRAM, "--no-prompt", "--broker_url", NO_BROKER
-    )
-    assert result.exit_code == 0, result.output
-    return settings
-
-
 # ---------------------------------------------------------------------------
 # Root, help and "not set up"
 

@@ -14,16 +14,6 @@ from acoupi.data import Deployment
 from acoupi.system.constants import Settings
 
 PROGRAM = "acoupi.programs.test"
-NO_BROKER = "pyamqp://guest@127.0.0.1:1//"
-
-
-@pytest.fixture
-def set_up(invoke: Callable[..., Any], settings: Settings) -> Settings:
-    result = invoke(
-        "setup", "--program", PROGRAM, "--no-prompt", "--broker_url", NO_BROKER
-    )
-    assert result.exit_code == 0, result.output
-    return settings
 
 
 def _no_user_session() -> bool:

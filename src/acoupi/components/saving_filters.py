@@ -8,7 +8,7 @@ filter's timezone; recordings carry aware (UTC) ``created_on`` values.
 import datetime
 import logging
 from abc import abstractmethod
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from acoupi import data
 from acoupi.components.output_checks import (
@@ -35,6 +35,16 @@ __all__ = [
     "SaveIfInInterval",
     "SavingThreshold",
 ]
+
+
+def _any_output(
+    model_outputs: Optional[List[data.ModelOutput]],
+    keep: Callable[[data.ModelOutput], bool],
+) -> bool:
+    """Return True if ``keep`` accepts any output (False without outputs)."""
+    if model_outputs is None:
+        return False
+    return any(keep(model_output) for model_output in model_outputs)
 
 
 class SaveIfInInterval(RecordingSavingFilter):
@@ -195,9 +205,7 @@ class SavingThreshold(RecordingSavingFilter):
         model_outputs: Optional[List[data.ModelOutput]] = None,
     ) -> bool:
         """Return True if any output has a confident prediction."""
-        if model_outputs is None:
-            return False
-        return any(self.has_confident_model_output(mo) for mo in model_outputs)
+        return _any_output(model_outputs, self.has_confident_model_output)
 
 
 class DetectionTagValue(RecordingSavingFilter):
@@ -222,9 +230,7 @@ class DetectionTagValue(RecordingSavingFilter):
         model_outputs: Optional[List[data.ModelOutput]] = None,
     ) -> bool:
         """Return True if any output has a wanted tag value."""
-        if model_outputs is None:
-            return False
-        return any(self.has_confident_tagvalues(mo) for mo in model_outputs)
+        return _any_output(model_outputs, self.has_confident_tagvalues)
 
 
 class DetectionTags(RecordingSavingFilter):
@@ -252,6 +258,4 @@ class DetectionTags(RecordingSavingFilter):
         model_outputs: Optional[List[data.ModelOutput]] = None,
     ) -> bool:
         """Return True if any output confidently predicts a wanted tag."""
-        if model_outputs is None:
-            return False
-        return any(self.has_confident_tag(mo) for mo in model_outputs)
+        return _any_output(model_outputs, self.has_confident_tag)

@@ -560,6 +560,28 @@ def _require_workers(config: "WorkerConfig") -> None:
         )
 
 
+def _launch_workers(
+    settings: Settings,
+    config: "WorkerConfig",
+    action: str,
+    pool: str,
+    log_level: Optional[str],
+    timeout: Optional[float],
+) -> "subprocess.CompletedProcess[str]":
+    """Run ``celery multi start|restart``; wait up to ``timeout`` for pings."""
+    _check_privileges(settings)
+    # Without a broker the workers would start and then retry forever.
+    check_broker(settings)
+    result = _multi(
+        settings,
+        action,
+        [*_node_options(config), f"--pool={pool}", *_file_options(settings, log_level)],
+    )
+    if timeout is not None:
+        wait_for_workers(settings, [w.name for w in config.workers], timeout)
+    return result
+
+
 def start_workers(
     settings: Settings,
     pool: str = "threads",
@@ -596,17 +618,7 @@ def start_workers(
     config = _worker_config(settings)
     _require_workers(config)
     _refuse_running(settings, config)
-    _check_privileges(settings)
-    # Without a broker the workers would start and then retry forever.
-    check_broker(settings)
-    result = _multi(
-        settings,
-        "start",
-        [*_node_options(config), f"--pool={pool}", *_file_options(settings, log_level)],
-    )
-    if timeout is not None:
-        wait_for_workers(settings, [w.name for w in config.workers], timeout)
-    return result
+    return _launch_workers(settings, config, "start", pool, log_level, timeout)
 
 
 def restart_workers(
@@ -643,20 +655,8 @@ def restart_workers(
     """
     config = _worker_config(settings)
     _require_workers(config)
-    _check_privileges(settings)
-    check_broker(settings)
-    result = _multi(
-        settings,
-        "restart",
-        [
-            *_node_options(config),
-            f"--pool={pool or settings.celery_pool_type}",
-            *_file_options(settings, log_level),
-        ],
-    )
-    if timeout is not None:
-        wait_for_workers(settings, [w.name for w in config.workers], timeout)
-    return result
+    pool = pool or settings.celery_pool_type
+    return _launch_workers(settings, config, "restart", pool, log_level, timeout)
 
 
 def stop_workers(
