@@ -7,6 +7,7 @@ one, and the missing-library paths are tested for real.
 import datetime
 import subprocess
 import sys
+import time
 import types
 import wave
 
@@ -208,70 +209,98 @@ def test_sounddevice_adapter(monkeypatch):
 # Recorder ---------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def fresh_captures():
+    # Each test gets its own input streams; none outlive it.
+    from acoupi.audio.registry import close_shared_captures
+
+    close_shared_captures()
+    yield
+    close_shared_captures()
+
+
 def make_recorder(tmp_path, **kwargs):
-    kwargs.setdefault("device_name", "UltraMic 250K 16 bit r4")
+    kwargs.setdefault("device_name", "simulated")
     return PyAudioRecorder(
         duration=0.5,
         samplerate=8000,
         audio_channels=1,
         chunksize=1024,
         audio_dir=tmp_path / "tmp",
-        clock=lambda: datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC),
         **kwargs,
     )
 
 
-def test_record_writes_a_wav_named_with_the_recording_id(tmp_path, host):
-    recorder = make_recorder(tmp_path)
+def test_record_writes_a_wav_named_with_the_recording_id(tmp_path):
+    from acoupi.audio.wav import read_guano
+
+    recorder = make_recorder(tmp_path, continuous=True)
     deployment = make_deployment()
+    before = datetime.datetime.now(UTC)
     recording = recorder.record(deployment)
     assert recording.path.parent == tmp_path / "tmp"
-    assert recording.path.name.startswith("20240501_120000_")
+    assert recording.path.name.startswith(f"{recording.created_on:%Y%m%d_%H%M%S}_")
     assert recording_id_from_path(recording.path) == recording.id
-    assert recording.created_on == datetime.datetime(2024, 5, 1, 12, tzinfo=UTC)
+    # The time comes from the sample clock: the clip started when the stream
+    # opened, just after ``before``.
+    assert (
+        before - datetime.timedelta(seconds=1)
+        <= recording.created_on
+        <= before + (datetime.timedelta(seconds=1))
+    )
     assert recording.deployment == deployment and recording.chunksize == 1024
     with wave.open(str(recording.path)) as handle:
         assert handle.getframerate() == 8000
         assert handle.getnframes() == 4000  # exactly duration * samplerate
-    assert host.opened[0]["input_device_index"] == 1
-    assert host.terminated
+    assert read_guano(recording.path)["Samplerate"] == 8000
     assert not list((tmp_path / "tmp").glob(".*"))  # no partial file left
 
 
-def test_get_recording_data_needs_an_amount(tmp_path, host):
+def test_continuous_recordings_tile_time(tmp_path):
+    recorder = make_recorder(tmp_path, continuous=True)
+    deployment = make_deployment()
+    first, second, third = (recorder.record(deployment) for _ in range(3))
+    step = datetime.timedelta(seconds=0.5)
+    assert second.created_on - first.created_on == step
+    assert third.created_on - second.created_on == step
+
+
+def test_duty_cycled_recordings_start_now(tmp_path):
+    recorder = make_recorder(tmp_path, continuous=False)
+    deployment = make_deployment()
+    first = recorder.record(deployment)
+    time.sleep(0.3)
+    second = recorder.record(deployment)
+    assert second.created_on - first.created_on >= datetime.timedelta(seconds=0.75)
+
+
+def test_get_recording_data_needs_an_amount(tmp_path):
     with pytest.raises(ValueError):
         make_recorder(tmp_path).get_recording_data()
     assert len(make_recorder(tmp_path).get_recording_data(num_chunks=2)) == 2 * 1024 * 2
 
 
 def test_record_and_check_without_audio_library(tmp_path, no_audio_library):
-    recorder = make_recorder(tmp_path)
+    recorder = make_recorder(tmp_path, device_name="UltraMic 250K", device_wait=1)
     for action in (lambda: recorder.record(make_deployment()), recorder.check):
         with pytest.raises(HealthCheckError) as caught:
             action()
-        assert "sounddevice" in caught.value.message
-        assert "pip install 'acoupi[audio]'" in caught.value.help
+        assert "sounddevice" in caught.value.message + (caught.value.help or "")
+        assert "pip install 'acoupi[audio]'" in (caught.value.help or "")
 
 
-def test_check(tmp_path, host):
-    make_recorder(tmp_path).check()
+def test_check(tmp_path):
+    make_recorder(tmp_path).check()  # the simulated microphone is always there
     with pytest.raises(HealthCheckError, match="device"):
-        make_recorder(tmp_path, device_name="nope").check()
-    host.error = "[Errno -9997] Invalid sample rate"
-    with pytest.raises(HealthCheckError, match="samplerate"):
-        make_recorder(tmp_path).check()
-    host.error = "[Errno -9998] Invalid number of channels"
-    with pytest.raises(HealthCheckError, match="channels"):
-        make_recorder(tmp_path).check()
-    host.error = "something else"
-    with pytest.raises(OSError, match="something else"):
-        make_recorder(tmp_path).check()
+        make_recorder(tmp_path, device_name="no such microphone").check()
 
 
-def test_missing_device_is_a_parameter_error(tmp_path, host):
-    with pytest.raises(ParameterError) as caught:
-        make_recorder(tmp_path, device_name="nope").get_recording_data(num_chunks=1)
-    assert caught.value.value == "device_name"
+def test_missing_device_fails_after_a_bounded_wait(tmp_path):
+    recorder = make_recorder(tmp_path, device_name="no such microphone", device_wait=1)
+    started = time.monotonic()
+    with pytest.raises(HealthCheckError, match="no such microphone"):
+        recorder.record(make_deployment())
+    assert time.monotonic() - started < 10
 
 
 # Microphone configuration ---------------------------------------------------------

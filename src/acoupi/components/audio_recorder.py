@@ -8,22 +8,27 @@ names the missing library and how to install it.
 
 import argparse
 import logging
-import math
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import click
 from pydantic import BaseModel
 
 from acoupi import data
-from acoupi.components.recording_files import recording_filename, write_wav
+from acoupi.components.recording_files import write_wav
 from acoupi.components.timewindows import Clock
 from acoupi.components.types import AudioRecorder
 from acoupi.devices import audio
 from acoupi.system.exceptions import HealthCheckError, ParameterError
 from acoupi.timeutil import now_utc
 
+if TYPE_CHECKING:
+    from acoupi.audio.capture import ContinuousCapture
+    from acoupi.audio.clip import Clip
+    from acoupi.audio.sources import AudioSource
+
 __all__ = [
+    "SIMULATED_DEVICE",
     "TMP_PATH",
     "MicrophoneConfig",
     "PyAudioRecorder",
@@ -36,40 +41,57 @@ TMP_PATH = Path("/run/shm/")
 PA_INT16 = 8
 """PortAudio's 16-bit integer sample format (``pyaudio.paInt16``)."""
 
-CHECK_CHUNKS = 20
-"""Chunks recorded by :meth:`PyAudioRecorder.check`."""
+SIMULATED_DEVICE = "simulated"
+"""Device name that selects the simulated microphone (a synthetic soundscape)."""
+
+FILENAME_TEMPLATE = "{time:%Y%m%d_%H%M%S}_{id}"
+"""AudioMoth-style time, then the recording id so a stray file can be matched
+back to its recording after a crash."""
 
 
-def _missing_library_error(
-    error: audio.AudioLibraryNotFoundError,
-) -> HealthCheckError:
-    return HealthCheckError(
-        f"Cannot record audio: {error.message}",
-        help=error.help,
-    )
+def is_simulated(device_name: str) -> bool:
+    """Return True when ``device_name`` selects the simulated microphone."""
+    return device_name.strip().lower() == SIMULATED_DEVICE
 
 
 class PyAudioRecorder(AudioRecorder):
-    """Record fixed-length 16-bit WAV files from a named input device.
+    """Record 16-bit WAV files from an input device through PortAudio.
+
+    The input stream stays open between recordings (one per device and
+    format in a worker process). In continuous mode each recording starts at
+    the exact sample where the previous one ended, so files tile time with no
+    gap and no overlap; otherwise each recording starts now. Timestamps come
+    from the sample clock, not from when the task ran. Device name
+    ``"simulated"`` records a synthetic soundscape in real time instead.
 
     Parameters
     ----------
     duration
         Seconds per recording.
     samplerate
-        Samples per second.
+        Samples per second (8 kHz to 384 kHz).
     audio_channels
         Number of channels.
     device_name
-        Input device name (as listed by ``acoupi.devices.audio``).
+        Input device: a name (sample-rate words ignored, so "AudioMoth"
+        matches "384kHz AudioMoth USB Microphone"), an index, a
+        ``usb:VID:PID`` id, or ``"simulated"``.
     chunksize
-        Frames read at a time.
+        Frames per PortAudio block.
     audio_dir
         Folder of the temporary recordings.
     logger
         Optional logger.
     clock
-        Returns the current time (injectable for tests).
+        Unused by capture (times come from the sample clock); kept so callers
+        that inject a clock keep working.
+    continuous
+        Tile recordings back to back (set when the recording interval equals
+        the duration).
+    device_wait
+        Seconds to wait for a missing device (at boot, after a re-plug)
+        before failing with a health-check error; kept well below Celery's
+        task time limit.
     """
 
     def __init__(
@@ -82,6 +104,8 @@ class PyAudioRecorder(AudioRecorder):
         audio_dir: Path = TMP_PATH,
         logger: Optional[logging.Logger] = None,
         clock: Optional[Clock] = None,
+        continuous: bool = False,
+        device_wait: float = 10.0,
     ):
         self.duration = duration
         self.samplerate = samplerate
@@ -92,6 +116,8 @@ class PyAudioRecorder(AudioRecorder):
         self.logger = logger or logging.getLogger(__name__)
         self.sample_width = 2
         self.clock = clock or now_utc
+        self.continuous = continuous
+        self.device_wait = device_wait
 
     def record(self, deployment: data.Deployment) -> data.Recording:
         """Record ``duration`` seconds and return the temporary recording.
@@ -99,36 +125,85 @@ class PyAudioRecorder(AudioRecorder):
         Raises
         ------
         HealthCheckError
-            When no audio library is installed.
+            When no audio library is installed or the device never appears.
         ParameterError
-            When the device is not found.
+            When the device name is ambiguous or the format is invalid.
         """
-        now = self.clock()
+        from acoupi.audio.files import save_clip
+
+        capture = self._capture()
+        n_frames = round(self.duration * self.samplerate)
+        if self.continuous:
+            clip = capture.next_clip(n_frames, timeout=self.duration + 30)
+        else:
+            clip = capture.clip_from_now(n_frames, timeout=self.duration + 30)
+        self._report_gaps(clip)
         recording = data.Recording(
-            created_on=now,
-            duration=self.duration,
-            samplerate=self.samplerate,
-            audio_channels=self.audio_channels,
+            created_on=clip.created_on,
+            duration=clip.duration,
+            samplerate=clip.samplerate,
+            audio_channels=clip.channels,
             chunksize=self.chunksize,
             deployment=deployment,
         )
-        path = self.audio_dir / recording_filename(now, recording.id)
-        frames = self.get_recording_data(duration=self.duration)
-        self.save_recording(frames, path)
-        recording.path = path
+        recording.path = save_clip(
+            clip,
+            self.audio_dir,
+            template=FILENAME_TEMPLATE,
+            deployment=deployment,
+            fields={"id": recording.id},
+        )
         return recording
 
-    def _chunks_and_duration(
-        self, duration: Optional[float], num_chunks: Optional[int]
-    ) -> Tuple[int, float]:
-        if duration is None and num_chunks is None:
-            raise ValueError("Give either duration or num_chunks.")
-        if num_chunks is None:
-            assert duration is not None
-            num_chunks = math.ceil(duration * self.samplerate / self.chunksize)
-        if duration is None:
-            duration = num_chunks * self.chunksize / self.samplerate
-        return max(1, num_chunks), duration
+    def _capture(self) -> "ContinuousCapture":
+        from acoupi.audio.registry import shared_capture
+
+        # Hold a few recordings' worth so a late task never loses audio.
+        buffer_seconds = max(60.0, 3 * self.duration)
+        if is_simulated(self.device_name):
+            return shared_capture(
+                SIMULATED_DEVICE,
+                self.samplerate,
+                self.audio_channels,
+                buffer_seconds=buffer_seconds,
+                source_factory=self._simulated_source,
+            )
+        return shared_capture(
+            self.device_name,
+            self.samplerate,
+            self.audio_channels,
+            blocksize=self.chunksize,
+            buffer_seconds=buffer_seconds,
+            wait_timeout=self.device_wait,
+        )
+
+    def _simulated_source(self) -> "AudioSource":
+        from acoupi.audio.simulated import SimulatedSource
+        from acoupi.audio.soundscape import Soundscape
+
+        return SimulatedSource(
+            self.samplerate,
+            self.audio_channels,
+            soundscape=Soundscape(self.samplerate, self.audio_channels),
+            name="Simulated microphone",
+        )
+
+    def _report_gaps(self, clip: "Clip") -> None:
+        if clip.lost_frames:
+            self.logger.warning(
+                "Recording at %s is missing %d of %d frames (input overflow "
+                "or a slow consumer); the missing audio is silence.",
+                clip.created_on.isoformat(),
+                clip.lost_frames,
+                clip.n_frames,
+            )
+        if self.continuous and clip.skipped_frames:
+            self.logger.warning(
+                "%.3f s of audio were not recorded before %s (the recording "
+                "task fell behind the input buffer).",
+                clip.skipped_frames / clip.samplerate,
+                clip.created_on.isoformat(),
+            )
 
     def get_recording_data(
         self,
@@ -142,37 +217,17 @@ class PyAudioRecorder(AudioRecorder):
         ValueError
             When neither duration nor num_chunks is given.
         HealthCheckError
-            When no audio library is installed.
-        ParameterError
-            When the device is not found.
+            When no audio library is installed or the device never appears.
         """
-        num_chunks, duration = self._chunks_and_duration(duration, num_chunks)
-        try:
-            host = audio.open_audio_host()
-        except audio.AudioLibraryNotFoundError as error:
-            raise _missing_library_error(error) from error
-        try:
-            device = self.get_input_device(host)
-            stream = host.open(
-                format=PA_INT16,
-                channels=self.audio_channels,
-                rate=self.samplerate,
-                input=True,
-                frames_per_buffer=self.chunksize,
-                input_device_index=device.index,
-            )
-            try:
-                chunks = [
-                    stream.read(self.chunksize, exception_on_overflow=True)
-                    for _ in range(num_chunks)
-                ]
-            finally:
-                stream.stop_stream()
-                stream.close()
-        finally:
-            host.terminate()
-        size = int(self.sample_width * self.samplerate * duration * self.audio_channels)
-        return b"".join(chunks)[:size]
+        if duration is None and num_chunks is None:
+            raise ValueError("Give either duration or num_chunks.")
+        if duration is not None:
+            n_frames = round(duration * self.samplerate)
+        else:
+            assert num_chunks is not None
+            n_frames = max(1, num_chunks) * self.chunksize
+        clip = self._capture().clip_from_now(n_frames)
+        return clip.frames.tobytes()
 
     def save_recording(self, data: bytes, path: Path) -> None:
         """Write raw frames to a WAV file at ``path``."""
@@ -199,44 +254,27 @@ class PyAudioRecorder(AudioRecorder):
             ) from error
 
     def check(self) -> None:
-        """Record a few chunks to check the microphone works as configured.
+        """Check the device exists and accepts the sample rate and channels.
 
         Raises
         ------
         HealthCheckError
-            When no audio library is installed, or the device, sample rate or
-            channel count does not work.
+            When no audio library is installed, the device is missing, or it
+            does not support the configured sample rate or channel count.
         """
+        if is_simulated(self.device_name):
+            return
+        from acoupi.audio.devices import check_input_settings, resolve_device
+
         try:
-            frames = self.get_recording_data(num_chunks=CHECK_CHUNKS)
+            device = resolve_device(self.device_name)
+            check_input_settings(device, self.samplerate, self.audio_channels)
         except ParameterError as error:
             raise HealthCheckError(
                 "The audio recorder is not compatible with the selected "
-                f"microphone (device {self.device_name!r}). Error: {error}",
-                help=error.help,
+                f"microphone (device {self.device_name!r}): {error.message}",
+                help=error.help or "Check the microphone settings with `acoupi setup`.",
             ) from error
-        except OSError as error:
-            text = str(error)
-            if "Invalid sample rate" in text:
-                raise HealthCheckError(
-                    f"The microphone does not support samplerate "
-                    f"{self.samplerate}. Error: {text}",
-                    help="Choose a samplerate the microphone supports.",
-                ) from error
-            if "Invalid number of channels" in text:
-                raise HealthCheckError(
-                    f"The microphone does not support {self.audio_channels} "
-                    f"audio channels. Error: {text}",
-                    help="Choose a number of channels the microphone supports.",
-                ) from error
-            raise
-        frame_size = self.audio_channels * self.sample_width
-        expected = self.chunksize * frame_size * CHECK_CHUNKS
-        if len(frames) != expected:
-            raise HealthCheckError(
-                "The microphone is not working properly: recorded "
-                f"{len(frames)} bytes instead of {expected}."
-            )
 
 
 class MicrophoneConfig(BaseModel):

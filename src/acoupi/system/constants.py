@@ -1,7 +1,7 @@
 """Paths and Celery settings of an acoupi installation."""
 
 from pathlib import Path
-from typing import Any, List, Literal
+from typing import Any, Dict, List, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,14 +84,28 @@ class CeleryConfig(BaseModel):
     timezone: str = "UTC"
     """Timezone Celery uses for schedules."""
 
-    broker_url: str = "pyamqp://guest@localhost//"
-    """URL of the message broker (RabbitMQ with the guest user by default)."""
+    broker_url: str = "filesystem://"
+    """URL of the message broker.
+
+    The default ``filesystem://`` is the embedded broker: queues are files
+    under ``<home>/broker`` (see :mod:`acoupi.system.broker`), no daemon
+    needed. RabbitMQ (``pyamqp://guest@localhost//``) or Redis
+    (``redis://localhost:6379/0``) can be set with ``acoupi setup ...
+    --broker_url <url>``.
+    """
+
+    broker_transport_options: Dict[str, Any] = Field(default_factory=dict)
+    """Extra transport options; for the embedded broker they override the
+    defaults of :func:`acoupi.system.broker.celery_conf_for` (e.g.
+    ``{"polling_interval": 1.0}``)."""
 
     broker_connection_retry_on_startup: bool = True
     """Retry connecting to the broker at start-up and after a lost connection."""
 
-    result_backend: str = "rpc://"
-    """Where task results go; ``rpc://`` sends them back to the caller."""
+    result_backend: str = "file://"
+    """Where task results go; ``file://`` means result files under
+    ``<home>/broker/results`` (``rpc://`` sends them back to the caller,
+    with RabbitMQ or Redis)."""
 
     result_persistent: bool = False
     """Results are not kept: all data that matters lives in the stores."""

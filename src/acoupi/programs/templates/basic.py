@@ -171,6 +171,15 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
         """Return the models that must have run before a recording is filed."""
         return []
 
+    def get_recording_callback_queue(self, config: C) -> Optional[str]:
+        """Return the queue the recording callbacks run on.
+
+        None (the default) sends them to Celery's default queue. A program
+        with slow callbacks routes them to a queue of their own, so they
+        never delay the next recording (see ``DetectionProgram``).
+        """
+        return None
+
     # Tasks ------------------------------------------------------------------
 
     def create_recording_task(
@@ -202,6 +211,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             schedule=datetime.timedelta(seconds=config.recording.interval),
             callbacks=self.get_recording_callbacks(config),
             queue="recording",
+            callback_queue=self.get_recording_callback_queue(config),
         )
 
     def register_file_management_task(self, config: C) -> None:

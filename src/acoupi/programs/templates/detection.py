@@ -1,32 +1,78 @@
-"""DetectionProgram: record, run a model on each recording, keep by results."""
+"""DetectionProgram: record, run a model on each recording, keep by results.
 
+Recording and detection run in separate worker processes (queues
+``recording`` and ``detection``), so a slow model never delays the next
+recording. The detection backlog (recordings waiting for the model) is
+bounded by ``detections.max_backlog``; what happens beyond the bound is
+``detections.backlog_policy``. Recordings detection gives up on are moved
+to ``<paths.recordings>/unprocessed`` with their metadata: never deleted.
+"""
+
+import functools
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Generic, List, TypeVar
+from typing import Any, Callable, Generic, List, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, Field
 
 from acoupi import data
 from acoupi.components import types
 from acoupi.components.output_cleaners import ThresholdDetectionCleaner
+from acoupi.programs.core.workers import AcoupiWorker, WorkerConfig
 from acoupi.programs.templates.checks import run_component_check
 from acoupi.programs.templates.messaging import (
     MessagingProgram,
     MessagingProgramConfiguration,
 )
-from acoupi.system.files import get_temp_files
+from acoupi.system.files import get_temp_files, move_recording
 from acoupi.tasks import generate_detection_task
 
 __all__ = [
+    "DETECTION_QUEUE",
+    "DETECTION_WORKER_CONFIG",
+    "UNPROCESSED_FOLDER",
+    "BacklogPolicy",
     "DetectionProgram",
     "DetectionProgramConfiguration",
     "DetectionsConfiguration",
 ]
 
+DETECTION_QUEUE = "detection"
+"""Queue of the detection task (the recording task's callback)."""
+
+UNPROCESSED_FOLDER = "unprocessed"
+"""Folder under ``paths.recordings`` for recordings detection skipped."""
+
+DETECTION_WORKER_CONFIG = WorkerConfig(
+    workers=[
+        AcoupiWorker(name="recording", queues=["recording"], concurrency=1),
+        AcoupiWorker(name="detection", queues=[DETECTION_QUEUE], concurrency=1),
+        AcoupiWorker(name="default", queues=["celery"]),
+    ]
+)
+"""Recording, detection and everything else each in a process of its own."""
+
+BacklogPolicy = Literal["skip_oldest", "record_only"]
+
 
 class DetectionsConfiguration(BaseModel):
-    """How confident a detection must be to be kept."""
+    """How detections are kept, and how far detection may lag behind."""
 
     threshold: float = 0.2
+    """Minimum score of a kept detection (0 keeps all)."""
+
+    max_backlog: int = Field(default=50, ge=1)
+    """Most recordings allowed to wait for the model (the detection queue)."""
+
+    backlog_policy: BacklogPolicy = "skip_oldest"
+    """What to do when ``max_backlog`` recordings wait for the model.
+
+    ``skip_oldest``: detection skips every recording that is older than the
+    newest ``max_backlog`` waiting ones, so the model always works on recent
+    audio. ``record_only``: a new recording made while the backlog is full
+    is kept without detection; the waiting ones are all processed. Either
+    way a skipped recording is moved, with its metadata, to
+    ``<paths.recordings>/unprocessed``: never deleted.
+    """
 
 
 class DetectionProgramConfiguration(MessagingProgramConfiguration):
@@ -47,6 +93,7 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
     """
 
     config_schema = DetectionProgramConfiguration
+    worker_config = DETECTION_WORKER_CONFIG
 
     model: types.Model
 
@@ -104,8 +151,118 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
         )
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
-        """Run detection on every new recording."""
-        return [self.create_detection_task(config)]
+        """Run detection on every new recording, within the backlog bound."""
+        return [self._bounded_detection(self.create_detection_task(config), config)]
+
+    def get_recording_callback_queue(self, config: C) -> Optional[str]:
+        """Run detection on the ``detection`` queue when a worker serves it.
+
+        A subclass whose ``worker_config`` has no ``detection`` queue keeps
+        detection on Celery's default queue.
+        """
+        if DETECTION_QUEUE in self.get_queue_names():
+            return DETECTION_QUEUE
+        return None
+
+    def create_recording_task(self, config: C) -> Callable[[], Any]:
+        """Return the recording task; with ``record_only``, bounded.
+
+        Under ``record_only`` a recording made while the backlog is full is
+        filed as unprocessed and the task returns None, so no detection is
+        queued for it.
+        """
+        record = super().create_recording_task(config)
+        if config.detections.backlog_policy != "record_only":
+            return record
+        limit = config.detections.max_backlog
+
+        @functools.wraps(record)
+        def recording_task() -> Optional[data.Recording]:
+            recording = record()
+            if recording is None:
+                return None
+            waiting = self._backlog_or_zero()
+            if waiting < limit:
+                return recording
+            self.logger.warning(
+                "Detection backlog full (%d >= %d): recording %s kept "
+                "without detection.",
+                waiting,
+                limit,
+                recording.id,
+            )
+            self.file_unprocessed(recording)
+            return None
+
+        return recording_task
+
+    def _bounded_detection(
+        self, detect: Callable[[data.Recording], None], config: C
+    ) -> Callable[[data.Recording], None]:
+        """Wrap the detection task with the ``skip_oldest`` bound."""
+        if config.detections.backlog_policy != "skip_oldest":
+            return detect
+        limit = config.detections.max_backlog
+
+        @functools.wraps(detect)
+        def detection_task(recording: data.Recording) -> None:
+            # The queue is first in, first out: the recording at hand is
+            # older than every waiting one, so with ``limit`` or more
+            # waiting it is not among the newest ``limit``.
+            waiting = self._backlog_or_zero()
+            if waiting >= limit:
+                self.logger.warning(
+                    "Detection backlog full (%d >= %d): recording %s skipped.",
+                    waiting,
+                    limit,
+                    recording.id,
+                )
+                self.file_unprocessed(recording)
+                return
+            detect(recording)
+
+        return detection_task
+
+    # Backlog ------------------------------------------------------------------
+
+    def detection_backlog(self) -> int:
+        """Return how many recordings wait for detection.
+
+        This is the number of messages waiting in the detection queue (the
+        recording being processed is not counted).
+
+        Raises
+        ------
+        Exception
+            If the broker cannot be reached.
+        """
+        from acoupi.system.broker import queue_depths
+
+        queue = self.get_recording_callback_queue(self.config) or "celery"
+        return queue_depths(self.app, [queue])[queue]
+
+    def _backlog_or_zero(self) -> int:
+        # Without a broker answer, detection goes on: skipping recordings
+        # on a guess would lose results for nothing.
+        try:
+            return self.detection_backlog()
+        except Exception as error:
+            self.logger.warning("Could not measure the detection backlog: %s", error)
+            return 0
+
+    def file_unprocessed(self, recording: data.Recording) -> None:
+        """Move a recording detection skipped to the ``unprocessed`` folder.
+
+        The file moves first, then the store learns its new path: the file
+        management task never sees a temporary file whose stored path is
+        elsewhere, so it cannot race this move.
+        """
+        if recording.path is None:
+            return
+        folder = self.config.paths.recordings / UNPROCESSED_FOLDER
+        destination = move_recording(recording, folder / recording.path.name)
+        if destination is not None:
+            self.store.update_recording_path(recording, destination)
 
     def get_required_models(self, config: C) -> List[str]:
         """Require this program's model before filing a recording."""

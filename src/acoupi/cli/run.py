@@ -1,0 +1,91 @@
+"""``acoupi run``: run acoupi in the foreground, with a live view.
+
+The CLI owner registers :data:`run` on the root group
+(``acoupi.add_command(run)``); ``acoupi deployment start --foreground`` can
+call :func:`acoupi.runtime.foreground.run_foreground` the same way.
+"""
+
+from typing import Optional
+
+import click
+
+from acoupi.cli.context import get_settings, needs_setup
+from acoupi.cli.output import make_console, stdout_is_terminal
+
+__all__ = ["run"]
+
+
+@click.command(short_help="Run acoupi in the foreground with a live view.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds and print a summary. "
+    "Without it, run until Ctrl-C or SIGTERM.",
+)
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="Show the live view (the default in a terminal) or only print "
+    "events, as for a log.",
+)
+@click.option("--name", help="Name of the deployment to start if none is active.")
+@click.option(
+    "--latitude",
+    type=click.FloatRange(-90, 90),
+    help="Latitude of the deployment to start (optional).",
+)
+@click.option(
+    "--longitude",
+    type=click.FloatRange(-180, 180),
+    help="Longitude of the deployment to start (optional).",
+)
+@click.option(
+    "--end-deployment/--keep-deployment",
+    default=None,
+    help="End the deployment when the run stops. By default it is ended "
+    "only if this run started it.",
+)
+@click.option(
+    "--stop-timeout",
+    type=click.FloatRange(min=0),
+    default=15.0,
+    show_default=True,
+    help="Seconds running tasks get to finish when stopping.",
+)
+@click.pass_context
+@needs_setup
+def run(
+    ctx: click.Context,
+    duration: Optional[float],
+    live: Optional[bool],
+    name: Optional[str],
+    latitude: Optional[float],
+    longitude: Optional[float],
+    end_deployment: Optional[bool],
+    stop_timeout: float,
+) -> None:
+    """Run the configured program in the foreground until stopped.
+
+    Starts a deployment if none is active, processes recordings a crash
+    left behind, then runs every worker and the scheduler as child
+    processes, restarting any that crashes. Ctrl-C (or SIGTERM) stops them
+    all; nothing keeps running afterwards.
+    """
+    from acoupi.runtime.foreground import run_foreground
+
+    settings = get_settings(ctx)
+    console = make_console()
+    summary = run_foreground(
+        settings,
+        duration=duration,
+        live=stdout_is_terminal() if live is None else live,
+        name=name,
+        latitude=latitude,
+        longitude=longitude,
+        end_deployment=end_deployment,
+        console=console,
+        stop_timeout=stop_timeout,
+    )
+    console.print()
+    for line in summary.lines():
+        console.print(line, highlight=False, markup=False)

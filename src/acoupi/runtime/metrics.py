@@ -1,0 +1,251 @@
+"""What the live view and the run summary show, gathered without failing.
+
+Every figure is read independently and is None when it cannot be read
+(no store, a locked database, the broker away), with the reason kept in
+``Snapshot.problems``: a metric must never stop the view, let alone the
+run.
+"""
+
+import datetime
+import os
+import re
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from acoupi.components.sqlite_db import datetime_to_db
+from acoupi.runtime.backlog import get_backlog
+
+__all__ = [
+    "LogWatcher",
+    "MetricsCollector",
+    "Snapshot",
+    "count_gaps",
+    "recording_times",
+]
+
+_SUCCESS = 0
+"""``ResponseStatus.SUCCESS`` as stored in the message database."""
+
+
+@dataclass
+class Snapshot:
+    """Figures at one moment; None means "could not be read"."""
+
+    recordings: Optional[int] = None
+    """Recordings stored since the run started."""
+
+    model_outputs: Optional[int] = None
+    """Recordings the model processed since the run started."""
+
+    detections: Optional[int] = None
+    """Detections stored since the run started."""
+
+    messages_pending: Optional[int] = None
+    messages_sent: Optional[int] = None
+    queues: Optional[Dict[str, int]] = None
+    """Messages waiting per Celery queue."""
+
+    backlog: Optional[int] = None
+    """Recordings waiting for detection."""
+
+    disk_free: Optional[int] = None
+    """Bytes free where recordings are kept."""
+
+    disk_path: Optional[Path] = None
+    problems: List[str] = field(default_factory=list)
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    # Read-only and short timeout: the view must never hold up a writer
+    # nor wait long for one.
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5)
+
+
+def _db_path(component: Any) -> Optional[Path]:
+    path = getattr(component, "db_path", None)
+    return Path(path) if path is not None else None
+
+
+def _config_path(program: Any, *names: str) -> Optional[Path]:
+    value = getattr(program, "config", None)
+    for name in names:
+        value = getattr(value, name, None)
+    return Path(value) if value is not None else None
+
+
+class MetricsCollector:
+    """Read a program's figures since ``since``.
+
+    Parameters
+    ----------
+    program
+        The loaded program (any attribute may be missing: the test program
+        has no store).
+    since
+        Start of the run; counts are of things stored after it.
+    queues
+        Celery queues to report the depth of.
+    """
+
+    def __init__(
+        self, program: Any, since: datetime.datetime, queues: Sequence[str]
+    ) -> None:
+        self.program = program
+        self.since = datetime_to_db(since)
+        self.queues = list(queues)
+        self.store_db = _db_path(getattr(program, "store", None))
+        self.message_db = _db_path(getattr(program, "message_store", None))
+        self.recordings_dir = _config_path(program, "paths", "recordings")
+
+    def collect(self) -> Snapshot:
+        """Return the current figures; never raises."""
+        snapshot = Snapshot()
+        for step in (self._store, self._messages, self._queues, self._disk):
+            try:
+                step(snapshot)
+            except Exception as error:  # a metric must never crash the run
+                snapshot.problems.append(
+                    f"{step.__name__.strip('_')}: {error or type(error).__name__}"
+                )
+        return snapshot
+
+    def _store(self, snapshot: Snapshot) -> None:
+        if self.store_db is None or not self.store_db.exists():
+            return
+        with closing(_connect_ro(self.store_db)) as connection:
+            # One statement, one consistent read of the three counts.
+            row = connection.execute(
+                "SELECT"
+                " (SELECT COUNT(*) FROM recording WHERE datetime >= :since),"
+                " (SELECT COUNT(*) FROM model_output WHERE created_on >= :since),"
+                " (SELECT COUNT(*) FROM detection d JOIN model_output m"
+                "   ON d.model_output_id = m.id WHERE m.created_on >= :since)",
+                {"since": self.since},
+            ).fetchone()
+        snapshot.recordings, snapshot.model_outputs, snapshot.detections = row
+
+    def _messages(self, snapshot: Snapshot) -> None:
+        if self.message_db is None or not self.message_db.exists():
+            return
+        with closing(_connect_ro(self.message_db)) as connection:
+            sent = (
+                "EXISTS (SELECT 1 FROM response r WHERE r.message_id = m.id"
+                f" AND r.status = {_SUCCESS})"
+            )
+            row = connection.execute(
+                f"SELECT SUM(NOT {sent}), SUM({sent}) FROM message m"
+            ).fetchone()
+        snapshot.messages_pending = int(row[0] or 0)
+        snapshot.messages_sent = int(row[1] or 0)
+
+    def _queues(self, snapshot: Snapshot) -> None:
+        from acoupi.system.broker import queue_depths
+
+        app = getattr(self.program, "app", None)
+        if app is None or not self.queues:
+            return
+        snapshot.queues = queue_depths(app, self.queues)
+        snapshot.backlog = get_backlog(self.program)
+
+    def _disk(self, snapshot: Snapshot) -> None:
+        path = self.recordings_dir
+        if path is None:
+            return
+        # The folder may not exist yet; its nearest parent is on the same disk.
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        snapshot.disk_path = self.recordings_dir
+        snapshot.disk_free = shutil.disk_usage(path).free
+
+
+def recording_times(
+    database: Path, since: datetime.datetime
+) -> List[datetime.datetime]:
+    """Return the start times of the recordings stored since ``since``."""
+    from acoupi.components.sqlite_db import datetime_from_db
+
+    with closing(_connect_ro(database)) as connection:
+        rows = connection.execute(
+            "SELECT datetime FROM recording WHERE datetime >= ? ORDER BY datetime",
+            (datetime_to_db(since),),
+        ).fetchall()
+    return [datetime_from_db(row[0]) for row in rows]
+
+
+def count_gaps(times: Sequence[datetime.datetime], interval: float) -> int:
+    """Count the gaps in a series of recording start times.
+
+    A gap is two consecutive recordings more than 1.5 intervals apart
+    (one or more recordings missing between them).
+    """
+    ordered = sorted(times)
+    limit = 1.5 * interval
+    return sum(1 for a, b in pairwise(ordered) if (b - a).total_seconds() > limit)
+
+
+_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|raised unexpected")
+_TASK_OK = re.compile(r"Task \S+\[[0-9a-f-]+\] succeeded")
+_TASK_FAILED = re.compile(r"Task \S+\[[0-9a-f-]+\] raised")
+
+
+class LogWatcher:
+    """Follow the children's log files: last error, tasks done and failed.
+
+    Only the bytes written since the last look are read (at most
+    ``max_read`` per file and look), so following stays cheap however long
+    the logs grow.
+    """
+
+    def __init__(self, paths: Sequence[Path], max_read: int = 256 * 1024) -> None:
+        self.max_read = max_read
+        self.offsets: Dict[Path, int] = {}
+        for path in paths:
+            # Start at the end: errors of earlier runs are not news.
+            try:
+                self.offsets[path] = path.stat().st_size
+            except OSError:
+                self.offsets[path] = 0
+        self.last_error: Optional[str] = None
+        self.tasks_ok = 0
+        self.tasks_failed = 0
+
+    def poll(self) -> None:
+        """Read what was appended since the last call; never raises."""
+        for path, offset in list(self.offsets.items()):
+            try:
+                size = path.stat().st_size
+                if size < offset:  # rotated or truncated
+                    offset = 0
+                start = max(offset, size - self.max_read)
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    chunk = handle.read(size - start)
+            except OSError:
+                continue
+            # Keep a partial last line for the next look.
+            end = chunk.rfind(b"\n") + 1
+            self.offsets[path] = start + end
+            for line in chunk[:end].decode("utf-8", "replace").splitlines():
+                self._line(path, line)
+
+    def _line(self, path: Path, line: str) -> None:
+        if _TASK_OK.search(line):
+            self.tasks_ok += 1
+        elif _TASK_FAILED.search(line):
+            self.tasks_failed += 1
+        if _ERROR.search(line):
+            self.last_error = f"{path.stem}: {line.strip()[:200]}"
+
+
+def environment_summary() -> Dict[str, str]:
+    """Return the load average, for the view's header (empty if unknown)."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return {}
+    return {"load": f"{one:.2f} {five:.2f}"}

@@ -1,0 +1,257 @@
+"""Start-up recovery: recordings a crash left in the temporary folder.
+
+Run before the workers start, so nothing is writing there. For each file:
+
+* a complete WAV the store knows: if a required model has not processed
+  it, detection is queued again; otherwise the file management task files
+  it as usual;
+* a complete WAV the store does not know (a crash between writing the file
+  and storing its metadata): it is registered, its metadata read from the
+  WAV header and its time from the file name, then treated as above;
+* a partial or corrupt WAV (killed mid-write, or the recorder's hidden
+  ``.<name>.wav.partial``): moved to ``<paths.recordings>/quarantine``,
+  never deleted, for a person to look at.
+
+Only ``*.wav`` files and the recorder's partial files are touched: the
+temporary folder may be shared (``/run/shm``).
+"""
+
+import datetime
+import logging
+import shutil
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+from uuid import UUID, uuid4
+
+from acoupi import data
+from acoupi.components.recording_files import recording_id_from_path
+
+__all__ = ["QUARANTINE_FOLDER", "RecoveryReport", "read_wav_info", "recover"]
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_FOLDER = "quarantine"
+"""Folder under ``paths.recordings`` for partial or corrupt recordings."""
+
+_PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass
+class RecoveryReport:
+    """What start-up recovery did."""
+
+    redispatched: List[Path] = field(default_factory=list)
+    """Recordings whose detection was queued again."""
+
+    registered: List[Path] = field(default_factory=list)
+    """Recordings missing from the store, now stored (each is also in
+    ``redispatched`` or ``left``)."""
+
+    quarantined: List[Path] = field(default_factory=list)
+    """Where partial or corrupt files were moved to."""
+
+    left: List[Path] = field(default_factory=list)
+    """Complete recordings left for the file management task."""
+
+    failed: List[str] = field(default_factory=list)
+    """Files recovery could not handle (left in place), with the reason."""
+
+    @property
+    def touched(self) -> int:
+        """How many files recovery found."""
+        return sum(
+            len(items)
+            for items in (
+                self.redispatched,
+                self.quarantined,
+                self.left,
+                self.failed,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    """What a WAV header says."""
+
+    samplerate: int
+    audio_channels: int
+    duration: float
+
+
+def read_wav_info(path: Path) -> Optional[WavInfo]:
+    """Return the header of a complete WAV file, or None if it is not one.
+
+    A file is complete when its header parses and all the frames it
+    announces are present (a file cut short mid-write fails this).
+    """
+    try:
+        with wave.open(str(path), "rb") as handle:
+            frames = handle.getnframes()
+            width = handle.getsampwidth() * handle.getnchannels()
+            data_bytes = handle.readframes(frames)
+            info = WavInfo(
+                samplerate=handle.getframerate(),
+                audio_channels=handle.getnchannels(),
+                duration=frames / handle.getframerate(),
+            )
+    except (wave.Error, EOFError, OSError, ZeroDivisionError, ValueError):
+        return None
+    if frames == 0 or len(data_bytes) != frames * width:
+        return None
+    return info
+
+
+def _time_from_name(path: Path) -> Optional[datetime.datetime]:
+    """Read ``YYYYmmdd_HHMMSS`` at the start of a recording's file name (UTC)."""
+    try:
+        moment = datetime.datetime.strptime(path.name[:15], "%Y%m%d_%H%M%S")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def _unique(destination: Path) -> Path:
+    candidate, number = destination, 1
+    while candidate.exists():
+        candidate = destination.with_name(
+            f"{destination.stem}.{number}{destination.suffix}"
+        )
+        number += 1
+    return candidate
+
+
+def quarantine(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` under a free name; return the new path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    destination = _unique(folder / path.name.lstrip("."))
+    shutil.move(str(path), destination)
+    return destination
+
+
+def _candidates(tmp_dir: Path) -> Tuple[List[Path], List[Path]]:
+    """Return the complete-looking WAVs and the recorder's partial files."""
+    wavs, partials = [], []
+    for path in sorted(tmp_dir.iterdir()):
+        if not path.is_file():
+            continue
+        if path.name.startswith(".") and path.name.endswith(_PARTIAL_SUFFIX):
+            partials.append(path)
+        elif path.suffix.lower() == ".wav" and not path.name.startswith("."):
+            wavs.append(path)
+    return wavs, partials
+
+
+class _Recovery:
+    def __init__(self, program: Any, report: RecoveryReport) -> None:
+        self.program = program
+        self.store = program.store
+        self.report = report
+        self.quarantine_dir = Path(program.config.paths.recordings) / QUARANTINE_FOLDER
+        self.required = list(self._required_models())
+        self.detect = program.tasks.get("detection_task")
+
+    def _required_models(self) -> List[str]:
+        getter = getattr(self.program, "get_required_models", None)
+        return list(getter(self.program.config)) if getter is not None else []
+
+    def handle(self, path: Path) -> None:
+        info = read_wav_info(path)
+        if info is None:
+            self._quarantine(path, "not a complete WAV file")
+            return
+        recording, outputs = self._find(path)
+        if recording is None:
+            recording = self._register(path, info)
+            outputs = []
+        elif recording.path is not None and Path(recording.path) != path:
+            # An interrupted move: the file management task completes it.
+            self.report.left.append(path)
+            return
+        done = {output.name_model for output in outputs}
+        if self.detect is not None and any(m not in done for m in self.required):
+            self.detect.apply_async((recording,))
+            self.report.redispatched.append(path)
+            logger.info("Detection queued again for %s.", path)
+        else:
+            self.report.left.append(path)
+
+    def _find(
+        self, path: Path
+    ) -> Tuple[Optional[data.Recording], List[data.ModelOutput]]:
+        recording_id = recording_id_from_path(path)
+        found = self.store.get_recordings([recording_id]) if recording_id else []
+        if not found:
+            found = self.store.get_recordings_by_path([path])
+        if not found:
+            return None, []
+        recording, outputs = found[0]
+        return recording, list(outputs)
+
+    def _register(self, path: Path, info: WavInfo) -> data.Recording:
+        recording_id: UUID = recording_id_from_path(path) or uuid4()
+        created_on = _time_from_name(path) or datetime.datetime.fromtimestamp(
+            path.stat().st_mtime, datetime.timezone.utc
+        )
+        recording = data.Recording(
+            id=recording_id,
+            created_on=created_on,
+            duration=info.duration,
+            samplerate=info.samplerate,
+            audio_channels=info.audio_channels,
+            deployment=self.store.get_current_deployment(),
+            path=path,
+        )
+        self.store.store_recording(recording)
+        self.report.registered.append(path)
+        logger.warning("Registered %s, which a crash had left unrecorded.", path)
+        return recording
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        destination = quarantine(path, self.quarantine_dir)
+        self.report.quarantined.append(destination)
+        logger.warning("Moved %s (%s) to %s.", path, reason, destination)
+
+
+def recover(program: Any) -> RecoveryReport:
+    """Process the recordings left in the program's temporary folder.
+
+    Programs without ``store`` and ``config.paths`` (such as the test
+    program) have nothing to recover. No file is ever deleted; a file that
+    cannot be handled stays where it is and is named in ``failed``.
+
+    Parameters
+    ----------
+    program
+        The loaded program; its Celery app must reach the broker, as
+        detection may be queued.
+
+    Returns
+    -------
+    RecoveryReport
+        What was done to which file.
+    """
+    report = RecoveryReport()
+    paths = getattr(getattr(program, "config", None), "paths", None)
+    tmp_dir = getattr(paths, "tmp_audio", None)
+    if tmp_dir is None or getattr(program, "store", None) is None:
+        return report
+    tmp_dir = Path(tmp_dir)
+    if not tmp_dir.is_dir():
+        return report
+    recovery = _Recovery(program, report)
+    wavs, partials = _candidates(tmp_dir)
+    for path in partials:
+        try:
+            recovery._quarantine(path, "left half-written")
+        except Exception as error:
+            report.failed.append(f"{path}: {error}")
+    for path in wavs:
+        try:
+            recovery.handle(path)
+        except Exception as error:  # one bad file must not stop the others
+            logger.exception("Could not recover %s", path)
+            report.failed.append(f"{path}: {error}")
+    return report

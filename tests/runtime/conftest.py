@@ -1,0 +1,55 @@
+"""Fixtures for the foreground runtime: configured homes and process checks."""
+
+import os
+from pathlib import Path
+from typing import Callable, List
+
+import pytest
+
+from acoupi.system.constants import Settings
+from acoupi.system.lifecycle import setup_program
+
+RUNTIME_DIR = Path(__file__).parent
+
+
+@pytest.fixture
+def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``slow_pkg`` importable here and in child processes."""
+    monkeypatch.syspath_prepend(str(RUNTIME_DIR))
+    pythonpath = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        str(RUNTIME_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
+    )
+
+
+def slow_args(home: Path, **options: object) -> List[str]:
+    """Setup arguments of ``slow_pkg`` with every path inside ``home``."""
+    args = [
+        "--microphone.device_name",
+        "fake",
+        "--paths.tmp_audio",
+        str(home / "tmp_audio"),
+        "--paths.recordings",
+        str(home / "recordings"),
+        "--paths.db_metadata",
+        str(home / "db" / "metadata.db"),
+        "--messaging.messages_db",
+        str(home / "db" / "messages.db"),
+    ]
+    for name, value in options.items():
+        args += [f"--{name}", str(value)]
+    return args
+
+
+@pytest.fixture
+def slow_program(
+    settings: Settings, isolated_home: Path, on_path: None
+) -> Callable[..., Settings]:
+    """Set up ``slow_pkg`` with the given options; return the settings."""
+
+    def configure(**options: object) -> Settings:
+        setup_program(settings, "slow_pkg", args=slow_args(isolated_home, **options))
+        return settings
+
+    return configure

@@ -1,0 +1,120 @@
+"""Start-up recovery of the recordings a crash left in the temporary folder."""
+
+import datetime
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from acoupi import data
+from acoupi.components.recording_files import recording_filename
+from acoupi.runtime.environment import load_runtime_program
+from acoupi.runtime.recovery import QUARANTINE_FOLDER, read_wav_info, recover
+from acoupi.system.broker import queue_depths
+from acoupi.system.constants import Settings
+from audio_support import write_wav
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture
+def program(slow_program: Callable[..., Settings]) -> Any:
+    return load_runtime_program(slow_program())
+
+
+def _stored(program: Any, created_on: datetime.datetime) -> data.Recording:
+    """A recording written and stored the way the recording task does it."""
+    deployment = program.store.get_current_deployment()
+    recording = data.Recording(
+        created_on=created_on, duration=0.1, samplerate=8000, deployment=deployment
+    )
+    path = program.config.paths.tmp_audio / recording_filename(created_on, recording.id)
+    write_wav(path)
+    recording.path = path
+    program.store.store_recording(recording)
+    return recording
+
+
+def test_crash_leftovers_are_processed_not_forgotten(program: Any) -> None:
+    tmp = program.config.paths.tmp_audio
+    quarantine = program.config.paths.recordings / QUARANTINE_FOLDER
+    now = datetime.datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+    # Stored, never processed (a crash before detection): queued again.
+    pending = _stored(program, now)
+    # Stored and processed: left for the file management task.
+    done = _stored(program, now + datetime.timedelta(seconds=10))
+    program.store.store_model_output(
+        program.model.run(done).model_copy(update={"recording": done})
+    )
+    # Written but never stored (a crash in between): registered.
+    unknown_id = uuid.uuid4()
+    unknown = write_wav(
+        tmp / recording_filename(datetime.datetime(2024, 1, 2, 3, 4, 5), unknown_id),
+        samplerate=16000,
+        seconds=0.5,
+    )
+    nameless = write_wav(tmp / "manual.wav")
+    # Killed mid-write: a WAV cut short, and the recorder's hidden partial.
+    cut = write_wav(tmp / recording_filename(now, uuid.uuid4()), seconds=0.2)
+    cut_bytes = cut.read_bytes()[:-100]
+    cut.write_bytes(cut_bytes)
+    partial = tmp / f".{recording_filename(now, uuid.uuid4())}.partial"
+    partial.write_bytes(b"RIFF")
+    # Not a recording: never touched (the folder may be shared).
+    other = tmp / "notes.txt"
+    other.write_text("keep me")
+
+    report = recover(program)
+
+    assert set(report.redispatched) == {pending.path, unknown, nameless}
+    assert set(report.registered) == {unknown, nameless}
+    assert report.left == [done.path]
+    assert not report.failed
+    assert queue_depths(program.app, ["detection"]) == {"detection": 3}
+
+    registered = program.store.get_recordings([unknown_id])[0][0]
+    assert registered.created_on == datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert registered.samplerate == 16000
+    assert registered.duration == pytest.approx(0.5)
+    assert registered.path == unknown
+    assert program.store.get_recordings_by_path([nameless])
+
+    # Quarantined, never deleted, content intact.
+    assert sorted(p.name for p in quarantine.iterdir()) == sorted(
+        [cut.name, partial.name.lstrip(".")]
+    )
+    assert (quarantine / cut.name).read_bytes() == cut_bytes
+    assert not cut.exists() and not partial.exists()
+    assert other.read_text() == "keep me"
+    for path in (pending.path, done.path, unknown, nameless):
+        assert path.exists()
+
+
+def test_recovery_twice_does_not_duplicate(program: Any) -> None:
+    write_wav(program.config.paths.tmp_audio / "once.wav")
+    first = recover(program)
+    second = recover(program)
+    assert len(first.registered) == 1 and not second.registered
+    recordings = program.store.get_recordings_by_path(
+        [program.config.paths.tmp_audio / "once.wav"]
+    )
+    assert len(recordings) == 1
+
+
+def test_program_without_store_has_nothing_to_recover(settings: Settings) -> None:
+    from acoupi.system.lifecycle import setup_program
+
+    setup_program(settings, "acoupi.programs.test")
+    assert recover(load_runtime_program(settings)).touched == 0
+
+
+def test_wav_completeness(tmp_path: Path) -> None:
+    good = write_wav(tmp_path / "a.wav", seconds=0.25, samplerate=8000)
+    info = read_wav_info(good)
+    assert info is not None and info.duration == pytest.approx(0.25)
+    good.write_bytes(good.read_bytes()[:60])
+    assert read_wav_info(good) is None
+    (tmp_path / "b.wav").write_bytes(b"")
+    assert read_wav_info(tmp_path / "b.wav") is None
