@@ -12,10 +12,10 @@ from runtime_support import acoupi_processes
 
 from acoupi.programs.templates.detection import UNPROCESSED_FOLDER
 from acoupi.runtime import get_backlog
-from acoupi.runtime.environment import load_runtime_program
 from acoupi.runtime.foreground import run_foreground
 from acoupi.system.broker import purge_queues
 from acoupi.system.constants import Settings
+from acoupi.system.programs import load_program
 
 
 def _record(program: Any) -> Any:
@@ -34,7 +34,7 @@ def _fill_detection_queue(program: Any, count: int) -> None:
 def test_layout_separates_recording_and_detection(
     slow_program: Callable[..., Settings],
 ) -> None:
-    program = load_runtime_program(slow_program())
+    program = load_program(slow_program())
     workers = {w.name: w for w in type(program).get_worker_config().workers}
     assert workers["recording"].queues == ["recording"]
     assert workers["recording"].concurrency == 1
@@ -48,7 +48,7 @@ def test_layout_separates_recording_and_detection(
 def test_skip_oldest_files_old_recordings_unprocessed(
     slow_program: Callable[..., Settings],
 ) -> None:
-    program = load_runtime_program(slow_program(**{"detections.max_backlog": 2}))
+    program = load_program(slow_program(**{"detections.max_backlog": 2}))
     _fill_detection_queue(program, 2)
     assert get_backlog(program) == 2
     old = _record(program)
@@ -70,7 +70,7 @@ def test_skip_oldest_files_old_recordings_unprocessed(
 def test_record_only_keeps_new_recordings_without_detection(
     slow_program: Callable[..., Settings],
 ) -> None:
-    program = load_runtime_program(
+    program = load_program(
         slow_program(
             **{"detections.max_backlog": 2, "detections.backlog_policy": "record_only"}
         )
@@ -96,7 +96,7 @@ def test_slow_model_lags_but_recording_stays_on_time(
         model_delay=delay,
         **{"recording.interval": interval, "detections.max_backlog": bound},
     )
-    watcher = load_runtime_program(settings)
+    watcher = load_program(settings)
     depths: List[int] = []
     done = threading.Event()
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from acoupi.runtime.environment import load_runtime_program
 from acoupi.system.broker import (
     broker_paths,
     celery_conf_for,
@@ -16,6 +15,7 @@ from acoupi.system.broker import (
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import CeleryUnavailableError
 from acoupi.system.lifecycle import setup_program
+from acoupi.system.programs import load_program
 
 
 def test_default_is_the_embedded_broker_in_the_home(settings: Settings) -> None:
@@ -63,7 +63,7 @@ def test_unwritable_broker_folder_is_explained(settings: Settings) -> None:
 
 def test_queue_depths_and_purge_on_the_embedded_broker(settings: Settings) -> None:
     setup_program(settings, "acoupi.programs.test")
-    program = load_runtime_program(settings)
+    program = load_program(settings)
     for _ in range(3):
         program.tasks["test_task"].apply_async(queue="celery")
     program.tasks["test_task"].apply_async(queue="other")
@@ -82,7 +82,7 @@ def test_torn_or_empty_message_files_never_crash_a_consumer(
     settings: Settings,
 ) -> None:
     setup_program(settings, "acoupi.programs.test")
-    program = load_runtime_program(settings)
+    program = load_program(settings)
     paths = broker_paths(settings)
     # What a power cut (or kombu's own non-atomic write) can leave behind.
     (paths.queue / "0_00000000-0000-0000-0000-000000000000.celery.msg").write_bytes(b"")

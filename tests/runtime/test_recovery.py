@@ -9,10 +9,10 @@ import pytest
 
 from acoupi import data
 from acoupi.components.recording_files import recording_filename
-from acoupi.runtime.environment import load_runtime_program
 from acoupi.runtime.recovery import QUARANTINE_FOLDER, read_wav_info, recover
 from acoupi.system.broker import queue_depths
 from acoupi.system.constants import Settings
+from acoupi.system.programs import load_program
 from audio_support import write_wav
 
 UTC = datetime.timezone.utc
@@ -20,7 +20,7 @@ UTC = datetime.timezone.utc
 
 @pytest.fixture
 def program(slow_program: Callable[..., Settings]) -> Any:
-    return load_runtime_program(slow_program())
+    return load_program(slow_program())
 
 
 def _stored(program: Any, created_on: datetime.datetime) -> data.Recording:
@@ -107,7 +107,7 @@ def test_program_without_store_has_nothing_to_recover(settings: Settings) -> Non
     from acoupi.system.lifecycle import setup_program
 
     setup_program(settings, "acoupi.programs.test")
-    assert recover(load_runtime_program(settings)).touched == 0
+    assert recover(load_program(settings)).touched == 0
 
 
 def test_wav_completeness(tmp_path: Path) -> None:

@@ -25,8 +25,27 @@ def test_heartbeat_fields_and_json_key_order() -> None:
         "device_id",
         "status",
         "acoupi_version",
+        "detection_backlog",
     ]
     assert heartbeat.acoupi_version == __version__
+
+
+@pytest.mark.mqtt
+def test_heartbeat_reports_the_detection_backlog(mqtt_broker: tuple[str, int]) -> None:
+    host, port = mqtt_broker
+    topic = f"acoupi-test/{uuid.uuid4().hex}"
+    messenger = MQTTMessenger(host=host, port=port, topic=topic)
+
+    def broker_down() -> int:
+        raise ConnectionError("broker down")
+
+    with Subscriber(host, port, topic) as subscriber:
+        generate_heartbeat_task([messenger], backlog=lambda: 7)()
+        generate_heartbeat_task([messenger], backlog=broker_down)()
+        first, second = subscriber.wait_for(2)
+    assert Heartbeat.model_validate_json(first).detection_backlog == 7
+    # An unmeasurable backlog is reported as unknown; the heartbeat still goes.
+    assert Heartbeat.model_validate_json(second).detection_backlog is None
 
 
 def test_no_messengers_is_a_value_error() -> None:

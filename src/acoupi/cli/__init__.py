@@ -8,7 +8,10 @@ group; each imports only click and light acoupi modules so that
 from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
 from acoupi.cli.deployment import deployment
+from acoupi.cli.run import run
 from acoupi.cli.tasks import task
 from acoupi.cli.workers import workers
 
-__all__ = ["acoupi", "config", "deployment", "task", "workers"]
+acoupi.add_command(run)
+
+__all__ = ["acoupi", "config", "deployment", "run", "task", "workers"]

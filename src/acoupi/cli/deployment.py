@@ -115,6 +115,12 @@ def _fail_if_running(ctx: click.Context) -> None:
     show_default=True,
     help="Run the health checks before starting.",
 )
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Run here, with a live view, until Ctrl-C instead of as systemd "
+    "services (for machines without a systemd user session).",
+)
 @click.pass_context
 @needs_setup
 def start(
@@ -123,6 +129,7 @@ def start(
     latitude: Optional[float],
     longitude: Optional[float],
     check: bool,
+    foreground: bool,
 ) -> None:
     """Start a deployment: run the checks and start the acoupi services.
 
@@ -135,6 +142,11 @@ def start(
     name, latitude, longitude = _ask_missing(name, latitude, longitude)
     if check:
         run_health_checks(ctx)
+    if foreground:
+        from acoupi.cli.run import run_in_foreground
+
+        run_in_foreground(ctx, name=name, latitude=latitude, longitude=longitude)
+        return
     click.echo("Starting acoupi...")
     system.start_program(get_settings(ctx), name, latitude, longitude)
     click.secho(f"Acoupi started: deployment {name!r} is running.", fg="green")

@@ -1,18 +1,17 @@
 """``acoupi run``: run acoupi in the foreground, with a live view.
 
-The CLI owner registers :data:`run` on the root group
-(``acoupi.add_command(run)``); ``acoupi deployment start --foreground`` can
-call :func:`acoupi.runtime.foreground.run_foreground` the same way.
+``acoupi deployment start --foreground`` runs the same code through
+:func:`run_in_foreground`.
 """
 
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.output import make_console, stdout_is_terminal
 
-__all__ = ["run"]
+__all__ = ["run", "run_in_foreground"]
 
 
 @click.command(short_help="Run acoupi in the foreground with a live view.")
@@ -71,20 +70,37 @@ def run(
     processes, restarting any that crashes. Ctrl-C (or SIGTERM) stops them
     all; nothing keeps running afterwards.
     """
-    from acoupi.runtime.foreground import run_foreground
-
-    settings = get_settings(ctx)
-    console = make_console()
-    summary = run_foreground(
-        settings,
+    run_in_foreground(
+        ctx,
         duration=duration,
-        live=stdout_is_terminal() if live is None else live,
+        live=live,
         name=name,
         latitude=latitude,
         longitude=longitude,
         end_deployment=end_deployment,
-        console=console,
         stop_timeout=stop_timeout,
+    )
+
+
+def run_in_foreground(
+    ctx: click.Context,
+    *,
+    live: Optional[bool] = None,
+    **options: Any,
+) -> None:
+    """Run the program in the foreground, then print the run's summary.
+
+    Shared by ``acoupi run`` and ``acoupi deployment start --foreground``;
+    ``options`` go to :func:`acoupi.runtime.foreground.run_foreground`.
+    """
+    from acoupi.runtime.foreground import run_foreground
+
+    console = make_console()
+    summary = run_foreground(
+        get_settings(ctx),
+        live=stdout_is_terminal() if live is None else live,
+        console=console,
+        **options,
     )
     console.print()
     for line in summary.lines():

@@ -116,6 +116,9 @@ def _program(status: "AcoupiStatus") -> "RenderableType":
     elif state == "error":
         rows.append(("", "[red]The health checks could not run.[/]"))
         rows.append(("", _CHECK_HINT))
+    if status.backlog is not None:
+        # Recordings waiting for the model: growing means detection lags.
+        rows.append(("backlog", f"{status.backlog} recording(s) awaiting detection"))
     return _panel("Program", _grid(rows))
 
 

@@ -4,9 +4,9 @@ The settings come from the ``ACOUPI_*`` variables the supervisor sets (see
 :func:`acoupi.runtime.environment.child_environment`).
 """
 
-from acoupi.runtime.environment import load_runtime_program
 from acoupi.system.constants import Settings
+from acoupi.system.programs import load_program
 
 settings = Settings()
-program = load_runtime_program(settings)
+program = load_program(settings)
 app = program.app

@@ -1,14 +1,11 @@
 """The environment and Celery app of the processes acoupi starts."""
 
 import os
-from typing import TYPE_CHECKING, Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional
 
-from acoupi.system.constants import CeleryConfig, Settings
+from acoupi.system.constants import Settings
 
-if TYPE_CHECKING:
-    from acoupi.programs.core.base import AcoupiProgram
-
-__all__ = ["apply_broker_conf", "child_environment", "load_runtime_program"]
+__all__ = ["child_environment"]
 
 _PREFIX = "ACOUPI_"
 
@@ -44,38 +41,3 @@ def child_environment(
     # Children write logs to files: no colour codes in them.
     env.setdefault("NO_COLOR", "1")
     return env
-
-
-def apply_broker_conf(program: "AcoupiProgram", settings: Settings) -> None:
-    """Point the program's Celery app at this installation's broker.
-
-    Idempotent: once :func:`acoupi.system.programs.load_program` applies
-    :func:`acoupi.system.broker.celery_conf_for` itself this changes
-    nothing. It must run before the app opens its first connection.
-    """
-    from acoupi.system.broker import celery_conf_for
-    from acoupi.system.config import load_config
-
-    config = load_config(settings.celery_config_file, CeleryConfig)
-    conf = celery_conf_for(config, settings)
-    program.app.conf.update(
-        {
-            key: conf[key]
-            for key in (
-                "broker_url",
-                "broker_transport",
-                "broker_transport_options",
-                "result_backend",
-            )
-            if key in conf
-        }
-    )
-
-
-def load_runtime_program(settings: Settings) -> "AcoupiProgram":
-    """Load the configured program with the broker settings applied."""
-    from acoupi.system.programs import load_program
-
-    program = load_program(settings)
-    apply_broker_conf(program, settings)
-    return program

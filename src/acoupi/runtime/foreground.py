@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from rich.console import Console
 
 from acoupi.data import Deployment
-from acoupi.runtime.environment import child_environment, load_runtime_program
+from acoupi.runtime.environment import child_environment
 from acoupi.runtime.metrics import (
     LogWatcher,
     MetricsCollector,
@@ -32,6 +32,7 @@ from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
+from acoupi.system.programs import load_program
 from acoupi.timeutil import now_utc
 
 __all__ = [
@@ -317,7 +318,7 @@ def run_foreground(
     _refuse_running(settings)
     state = _ensure_deployment(settings, name, latitude, longitude)
     try:
-        program = load_runtime_program(settings)
+        program = load_program(settings)
         if state.started_here:
             program.on_start(state.deployment)
     except BaseException:

@@ -180,14 +180,18 @@ def _load_celery_config(settings: Settings) -> CeleryConfig:
     return load_config(settings.celery_config_file, CeleryConfig)
 
 
-def _light_app(config: CeleryConfig, connect_timeout: float) -> "Celery":
+def _light_app(
+    config: CeleryConfig, connect_timeout: float, settings: Settings
+) -> "Celery":
     """Return a Celery app that knows the broker but none of the tasks."""
     from celery import Celery
+
+    from acoupi.system.broker import celery_conf_for
 
     app = Celery("acoupi-control", set_as_current=False)
     app.config_from_object(
         {
-            **config.as_celery_conf(),
+            **celery_conf_for(config, settings),
             # Fail fast instead of Celery's patient defaults: a status
             # check must answer in seconds even when the broker is down.
             "broker_connection_timeout": connect_timeout,
@@ -206,7 +210,15 @@ def _redact(url: str) -> str:
     return str(maybe_sanitize_url(url))
 
 
-def _broker_help(settings: Settings) -> str:
+def _broker_help(settings: Settings, config: Optional[CeleryConfig] = None) -> str:
+    from acoupi.system.broker import broker_paths, is_embedded
+
+    if config is not None and is_embedded(config):
+        return (
+            "acoupi's built-in broker keeps its queues in "
+            f"{broker_paths(settings).root}; check that the folder exists and "
+            "is writable by this user."
+        )
     return (
         "Check that the broker is running (for RabbitMQ: `sudo systemctl "
         "status rabbitmq-server`) and that `broker_url` in "
@@ -232,7 +244,8 @@ class _Broker:
                 help="Run `acoupi setup` first.",
             ) from None
         self.url = config.broker_url
-        self.app = _light_app(config, self.connect_timeout)
+        self.config = config
+        self.app = _light_app(config, self.connect_timeout, self.settings)
         self.connection = self.app.connection_for_write()
         try:
             # max_retries=0: one attempt, bounded by broker_connection_timeout.
@@ -244,7 +257,7 @@ class _Broker:
             raise CeleryUnavailableError(
                 f"Cannot reach the Celery broker at {_redact(self.url)}: "
                 f"{error or type(error).__name__}.",
-                help=_broker_help(self.settings),
+                help=_broker_help(self.settings, self.config),
             ) from error
         return self.app, self.connection
 
@@ -272,6 +285,14 @@ def check_broker(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> None:
     ConfigurationError
         If ``celery.json`` is invalid.
     """
+    from acoupi.system.broker import check_embedded_broker, is_embedded
+
+    try:
+        embedded = is_embedded(_load_celery_config(settings))
+    except FileNotFoundError:
+        embedded = False  # _Broker below explains that acoupi is not set up
+    if embedded:
+        check_embedded_broker(settings)
     with _Broker(settings, timeout):
         pass
 

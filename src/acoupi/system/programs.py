@@ -230,13 +230,15 @@ def _load_file_config(path: Path, schema: Type[M]) -> M:
         ) from None
 
 
-def _create_celery_app(celery_config: CeleryConfig) -> "Celery":
+def _create_celery_app(celery_config: CeleryConfig, settings: Settings) -> "Celery":
     from celery import Celery
+
+    from acoupi.system.broker import celery_conf_for
 
     # No main name: tasks are registered with explicit names, so their
     # Celery names are exactly the function names.
     app = Celery()
-    app.config_from_object(celery_config.as_celery_conf())
+    app.config_from_object(celery_conf_for(celery_config, settings))
     return app
 
 
@@ -276,7 +278,7 @@ def load_program(settings: Settings) -> AcoupiProgram:
         else _load_file_config(settings.program_config_file, schema)
     )
     celery_config = _load_file_config(settings.celery_config_file, CeleryConfig)
-    app = _create_celery_app(celery_config)
+    app = _create_celery_app(celery_config, settings)
     return program_class(config, app)
 
 
@@ -320,7 +322,11 @@ def get_program_state(settings: Settings) -> ProgramState:
         OK; UNHEALTHY if the check raised ``HealthCheckError``; ERROR if it
         raised anything else. Errors while *loading* propagate.
     """
-    program = load_program(settings)
+    return check_program(load_program(settings))
+
+
+def check_program(program: AcoupiProgram) -> ProgramState:
+    """Run a loaded program's health check and classify the outcome."""
     try:
         program.check(program.config)
     except HealthCheckError as error:

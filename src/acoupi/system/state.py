@@ -18,7 +18,7 @@ from acoupi.data import Deployment
 from acoupi.system.celery import CeleryState, CeleryStatus, get_celery_status
 from acoupi.system.constants import Settings
 from acoupi.system.deployments import get_current_deployment
-from acoupi.system.programs import ProgramState, get_program_state
+from acoupi.system.programs import ProgramState, check_program, load_program
 from acoupi.system.services import (
     ServiceStatus,
     get_acoupi_beat_service_status,
@@ -44,6 +44,8 @@ class AcoupiStatus(BaseModel):
     celery: CeleryStatus
     program: ProgramState
     deployment: Optional[Deployment]
+    backlog: Optional[int] = None
+    """Recordings waiting for detection; None when unknown."""
 
 
 def is_configured(settings: Settings) -> bool:
@@ -90,14 +92,24 @@ def _celery_status(settings: Settings) -> CeleryStatus:
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
 
-def _program_state(settings: Settings) -> ProgramState:
+def _program_state(settings: Settings) -> tuple[ProgramState, Optional[int]]:
+    """Check the program and measure its detection backlog (one load)."""
     if not is_configured(settings):
-        return ProgramState.ERROR
+        return ProgramState.ERROR, None
     try:
-        return get_program_state(settings)
+        program = load_program(settings)
     except Exception:  # loading the program may fail any way
-        logger.debug("Could not check the program", exc_info=True)
-        return ProgramState.ERROR
+        logger.debug("Could not load the program", exc_info=True)
+        return ProgramState.ERROR, None
+    state = check_program(program)
+    try:
+        from acoupi.runtime.backlog import get_backlog
+
+        backlog: Optional[int] = get_backlog(program)
+    except Exception:  # broker down: the backlog is unknown, not zero
+        logger.debug("Could not measure the backlog", exc_info=True)
+        backlog = None
+    return state, backlog
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -127,9 +139,11 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_state, settings)
         services = pool.submit(_services_status, settings)
+        program_state, backlog = program.result()
         return AcoupiStatus(
             services=services.result(),
             celery=celery.result(),
-            program=program.result(),
+            program=program_state,
             deployment=_deployment(settings),
+            backlog=backlog,
         )

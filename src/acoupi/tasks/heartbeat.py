@@ -29,12 +29,15 @@ class Heartbeat(BaseModel):
     device_id: str
     status: str = "OK"
     acoupi_version: str = acoupi.__version__
+    detection_backlog: Optional[int] = None
+    """Recordings waiting for detection, when the program measures it."""
 
 
 def generate_heartbeat_task(
     messengers: List[types.Messenger],
     logger: logging.Logger = logger,
     message_store: Optional[types.MessageStore] = None,
+    backlog: Optional[Callable[[], Optional[int]]] = None,
 ) -> Callable[[], None]:
     """Build the task that sends a heartbeat through every messenger.
 
@@ -50,6 +53,9 @@ def generate_heartbeat_task(
         be sent is delivered later by the send-messages task: after an
         outage the server still learns when the device was alive.
         Without it (as in 0.3) heartbeats are sent once and not kept.
+    backlog
+        Optional function returning how many recordings wait for detection;
+        reported so a lagging model is visible remotely.
 
     Returns
     -------
@@ -69,7 +75,11 @@ def generate_heartbeat_task(
     def heartbeat_task() -> None:
         now = now_utc()
         try:
-            heartbeat = Heartbeat(device_id=devices.get_device_id(), sent_on=now)
+            heartbeat = Heartbeat(
+                device_id=devices.get_device_id(),
+                sent_on=now,
+                detection_backlog=_measure(backlog, logger),
+            )
         except Exception:
             logger.exception("Could not build the heartbeat.")
             return
@@ -100,3 +110,15 @@ def generate_heartbeat_task(
         close_messengers(messengers, logger)
 
     return heartbeat_task
+
+
+def _measure(
+    backlog: Optional[Callable[[], Optional[int]]], logger: logging.Logger
+) -> Optional[int]:
+    if backlog is None:
+        return None
+    try:
+        return backlog()
+    except Exception:  # a heartbeat must go out even when the broker is down
+        logger.warning("Could not measure the detection backlog.", exc_info=True)
+        return None

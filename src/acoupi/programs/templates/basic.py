@@ -130,7 +130,11 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
     # Components -------------------------------------------------------------
 
     def configure_recorder(self, config: C) -> types.AudioRecorder:
-        """Return the audio recorder."""
+        """Return the audio recorder.
+
+        When recordings follow each other back to back (interval equal to
+        duration) the recorder tiles time exactly, without gaps.
+        """
         return PyAudioRecorder(
             duration=config.recording.duration,
             samplerate=config.microphone.samplerate,
@@ -138,6 +142,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             device_name=config.microphone.device_name,
             chunksize=config.recording.chunksize,
             audio_dir=config.paths.tmp_audio,
+            continuous=config.recording.interval <= config.recording.duration,
         )
 
     def configure_store(self, config: C) -> types.Store:

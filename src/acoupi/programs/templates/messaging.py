@@ -113,9 +113,12 @@ class MessagingProgram(BasicProgram[C], Generic[C]):
         """Return the heartbeat task, or None without a messenger."""
         if self.messenger is None:
             return None
+        from acoupi.runtime.backlog import get_backlog
+
         return generate_heartbeat_task(
             messengers=[self.messenger],
             logger=self.logger.getChild("heartbeat"),
+            backlog=lambda: get_backlog(self),
         )
 
     def register_messaging_task(self, config: C) -> None:
