@@ -7,6 +7,7 @@ child processes, shows what they do, and on Ctrl-C, SIGTERM or the end of
 """
 
 import datetime
+import logging
 import os
 import signal
 import threading
@@ -20,13 +21,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from rich.console import Console
 
 from acoupi.data import Deployment
+from acoupi.runtime.coverage import Coverage, measure_coverage
 from acoupi.runtime.environment import child_environment
 from acoupi.runtime.metrics import (
     LogWatcher,
     MetricsCollector,
     Snapshot,
-    count_gaps,
-    recording_times,
+    detections_by_tag,
+    recording_spans,
 )
 from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
@@ -43,12 +45,20 @@ __all__ = [
     "running_processes",
 ]
 
+logger = logging.getLogger(__name__)
+
 APP_MODULE = "acoupi.runtime.celery_app"
 """``-A`` target of the children: the program's app, broker applied."""
 
 
 class WorkersRunningError(AcoupiError):
     """Workers of this installation already run (services or another run)."""
+
+
+def _by_tag(counts: Dict[str, int]) -> str:
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{tag}: {n}" for tag, n in counts.items()) + ")"
 
 
 @dataclass
@@ -59,7 +69,8 @@ class RunSummary:
     deployment_ended: bool
     seconds: float
     snapshot: Snapshot
-    gaps: Optional[int] = None
+    coverage: Optional[Coverage] = None
+    detections_by_tag: Dict[str, int] = field(default_factory=dict)
     tasks_ok: int = 0
     tasks_failed: int = 0
     restarts: int = 0
@@ -85,11 +96,12 @@ class RunSummary:
             + (f" ({self.tasks_failed} failed)" if self.tasks_failed else ""),
         ]
         if s.recordings is not None:
-            gaps = "" if self.gaps is None else f", {self.gaps} gap(s)"
-            lines.append(f"Recordings made: {s.recordings}{gaps}")
+            lines.append(f"Recordings made: {s.recordings}")
+            if self.coverage is not None and self.coverage.recordings:
+                lines.append(f"Coverage: {self.coverage.describe()}")
             lines.append(
                 f"Processed by the model: {known(s.model_outputs)}; "
-                f"detections: {known(s.detections)}"
+                f"detections: {known(s.detections)}" + _by_tag(self.detections_by_tag)
             )
         if s.messages_sent is not None or s.messages_pending is not None:
             lines.append(
@@ -455,19 +467,23 @@ def _summary(
     config = getattr(program, "config", None)
     paths = getattr(config, "paths", None)
     database = getattr(getattr(program, "store", None), "db_path", None)
-    gaps = None
+    coverage = None
+    by_tag: Dict[str, int] = {}
     interval = getattr(getattr(config, "recording", None), "interval", None)
     if database is not None and interval:
         try:
-            gaps = count_gaps(recording_times(Path(database), started), interval)
+            spans = recording_spans(Path(database), started)
+            coverage = measure_coverage(spans, interval)
+            by_tag = detections_by_tag(Path(database), started)
         except Exception:  # the summary must not fail on a busy database
-            gaps = None
+            logger.debug("Could not read the run's statistics", exc_info=True)
     return RunSummary(
         deployment=deployment.name,
         deployment_ended=ended,
         seconds=seconds,
         snapshot=snapshot,
-        gaps=gaps,
+        coverage=coverage,
+        detections_by_tag=by_tag,
         tasks_ok=logs.tasks_ok,
         tasks_failed=logs.tasks_failed,
         restarts=supervisor.total_restarts,

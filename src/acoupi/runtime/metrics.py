@@ -13,19 +13,19 @@ import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from acoupi.components.sqlite_db import datetime_to_db
 from acoupi.runtime.backlog import get_backlog
+from acoupi.runtime.coverage import Span
 
 __all__ = [
     "LogWatcher",
     "MetricsCollector",
     "Snapshot",
-    "count_gaps",
-    "recording_times",
+    "detections_by_tag",
+    "recording_spans",
 ]
 
 _SUCCESS = 0
@@ -163,29 +163,30 @@ class MetricsCollector:
         snapshot.disk_free = shutil.disk_usage(path).free
 
 
-def recording_times(
-    database: Path, since: datetime.datetime
-) -> List[datetime.datetime]:
-    """Return the start times of the recordings stored since ``since``."""
+def detections_by_tag(database: Path, since: datetime.datetime) -> Dict[str, int]:
+    """Count detections per tag value (e.g. ``bat``, ``bird``) since ``since``."""
+    with closing(_connect_ro(database)) as connection:
+        rows = connection.execute(
+            "SELECT t.value, COUNT(DISTINCT d.id) FROM predicted_tag t"
+            " JOIN detection d ON t.detection_id = d.id"
+            " JOIN model_output m ON d.model_output_id = m.id"
+            " WHERE m.created_on >= ? GROUP BY t.value ORDER BY t.value",
+            (datetime_to_db(since),),
+        ).fetchall()
+    return {str(value): int(count) for value, count in rows}
+
+
+def recording_spans(database: Path, since: datetime.datetime) -> List[Span]:
+    """Return start time and duration of the recordings stored since ``since``."""
     from acoupi.components.sqlite_db import datetime_from_db
 
     with closing(_connect_ro(database)) as connection:
         rows = connection.execute(
-            "SELECT datetime FROM recording WHERE datetime >= ? ORDER BY datetime",
+            "SELECT datetime, duration_s FROM recording WHERE datetime >= ? "
+            "ORDER BY datetime",
             (datetime_to_db(since),),
         ).fetchall()
-    return [datetime_from_db(row[0]) for row in rows]
-
-
-def count_gaps(times: Sequence[datetime.datetime], interval: float) -> int:
-    """Count the gaps in a series of recording start times.
-
-    A gap is two consecutive recordings more than 1.5 intervals apart
-    (one or more recordings missing between them).
-    """
-    ordered = sorted(times)
-    limit = 1.5 * interval
-    return sum(1 for a, b in pairwise(ordered) if (b - a).total_seconds() > limit)
+    return [(datetime_from_db(start), float(duration)) for start, duration in rows]
 
 
 _ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|raised unexpected")
