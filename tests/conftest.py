@@ -4,9 +4,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -15,6 +16,10 @@ from acoupi.system.constants import Settings
 RABBITMQ = ("127.0.0.1", 5672)
 MOSQUITTO = ("127.0.0.1", 1883)
 REDIS = ("127.0.0.1", 6379)
+
+ACOUPI_BIN = Path(sys.executable).parent / "acoupi"
+
+RunAcoupi = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +102,37 @@ def redis_url() -> str:
     """URL of the local Redis server (database 15, flushed by tests that use it)."""
     require_service("Redis", REDIS)
     return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def cli_env(isolated_home: Path) -> dict[str, str]:
+    """Environment for a subprocess: the isolated home, no debug output."""
+    env = os.environ.copy()
+    env["HOME"] = str(isolated_home)
+    env["ACOUPI_HOME"] = str(isolated_home / ".acoupi")
+    env.pop("ACOUPI_DEBUG", None)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+@pytest.fixture
+def run_acoupi(cli_env: dict[str, str]) -> RunAcoupi:
+    """Run the installed ``acoupi`` console script in the isolated home."""
+
+    def _run(*args: str, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [str(ACOUPI_BIN), *args],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+
+    return _run
+
+
+@pytest.fixture
+def acoupi_bin() -> Path:
+    """The installed ``acoupi`` console script."""
+    return ACOUPI_BIN

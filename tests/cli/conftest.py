@@ -2,10 +2,6 @@
 settings, a home set up with the test program, and a runner for the
 installed ``acoupi`` entry point."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
@@ -14,10 +10,7 @@ from click.testing import CliRunner, Result
 from acoupi.cli import acoupi
 from acoupi.system.constants import Settings
 
-ACOUPI_BIN = Path(sys.executable).parent / "acoupi"
-
 Invoke = Callable[..., Result]
-RunAcoupi = Callable[..., "subprocess.CompletedProcess[str]"]
 
 SETUP_PROGRAM = "acoupi.programs.test"
 # Nothing listens on port 1: Celery status reports "unavailable" at once
@@ -51,34 +44,6 @@ def set_up(invoke: Invoke, settings: Settings) -> Settings:
     )
     assert result.exit_code == 0, result.output
     return settings
-
-
-@pytest.fixture
-def cli_env(isolated_home: Path) -> dict[str, str]:
-    """Environment for a subprocess: the isolated home, no debug output."""
-    env = os.environ.copy()
-    env["HOME"] = str(isolated_home)
-    env["ACOUPI_HOME"] = str(isolated_home / ".acoupi")
-    env.pop("ACOUPI_DEBUG", None)
-    env["NO_COLOR"] = "1"
-    return env
-
-
-@pytest.fixture
-def run_acoupi(cli_env: dict[str, str]) -> RunAcoupi:
-    """Run the installed ``acoupi`` console script in the isolated home."""
-
-    def _run(*args: str, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
-        return subprocess.run(
-            [str(ACOUPI_BIN), *args],
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-        )
-
-    return _run
 
 
 def _assert_clean_failure(output: str, exit_code: int, *expected: str) -> None:

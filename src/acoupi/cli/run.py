@@ -104,4 +104,4 @@ def run_in_foreground(
     )
     console.print()
     for line in summary.lines():
-        console.print(line, highlight=False, markup=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
