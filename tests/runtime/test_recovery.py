@@ -118,3 +118,29 @@ def test_wav_completeness(tmp_path: Path) -> None:
     assert read_wav_info(good) is None
     (tmp_path / "b.wav").write_bytes(b"")
     assert read_wav_info(tmp_path / "b.wav") is None
+
+
+def test_recover_command_and_the_service_runs_it_first(
+    run_acoupi, isolated_home: Path, settings: Settings
+) -> None:
+    setup = run_acoupi(
+        "setup", "--program", "acoupi.programs.default", "--no-prompt",
+        "--microphone.device_name", "simulated",
+        "--paths.tmp_audio", str(isolated_home / "tmp"),
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    left = write_wav(
+        isolated_home
+        / "tmp"
+        / recording_filename(datetime.datetime.now(UTC), uuid.uuid4())
+    )
+    (isolated_home / "tmp" / ".cut.wav.partial").write_bytes(b"RIFF")
+
+    result = run_acoupi("recover")
+    assert result.returncode == 0, result.stderr
+    assert "1 registered" in result.stdout and "1 quarantined" in result.stdout
+    assert left.exists(), "a complete recording stays for the filing task"
+
+    unit = isolated_home / ".config/systemd/user" / settings.acoupi_service_file
+    assert "ExecStartPre=-" in unit.read_text()
+    assert "-m acoupi recover" in unit.read_text()

@@ -11,7 +11,7 @@ import click
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.output import make_console, stdout_is_terminal
 
-__all__ = ["run", "run_in_foreground"]
+__all__ = ["recover", "run", "run_in_foreground"]
 
 
 @click.command(short_help="Run acoupi in the foreground with a live view.")
@@ -105,3 +105,23 @@ def run_in_foreground(
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@click.command(short_help="Process recordings a crash left behind.")
+@click.pass_context
+@needs_setup
+def recover(ctx: click.Context) -> None:
+    """Process the recordings left in the temporary folder by a crash.
+
+    Complete recordings are stored (if the crash came before that) and
+    queued for detection or filing; half-written files are moved to a
+    quarantine folder. Nothing is deleted. The systemd service runs this
+    before starting the workers; ``acoupi run`` does it by itself.
+    """
+    from acoupi.runtime.recovery import recover as recover_recordings
+    from acoupi.system.programs import load_program
+
+    report = recover_recordings(load_program(get_settings(ctx)))
+    click.echo(f"Recovery: {report.describe()}.")
+    for failure in report.failed:
+        click.secho(f"  could not recover {failure}", fg="yellow", err=True)

@@ -112,11 +112,7 @@ class RunSummary:
             lines.append(f"Process restarts: {self.restarts}")
         recovered = self.recovery
         if recovered.touched:
-            lines.append(
-                f"Recovered at start: {len(recovered.redispatched)} re-queued, "
-                f"{len(recovered.registered)} registered, "
-                f"{len(recovered.quarantined)} quarantined"
-            )
+            lines.append(f"Recovered at start: {recovered.describe()}")
         for label, path in (
             ("Recordings", self.recordings_dir),
             ("Waiting recordings", self.temp_dir),

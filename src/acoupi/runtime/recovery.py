@@ -58,6 +58,14 @@ class RecoveryReport:
     failed: List[str] = field(default_factory=list)
     """Files recovery could not handle (left in place), with the reason."""
 
+    def describe(self) -> str:
+        """One line for reports."""
+        return (
+            f"{len(self.redispatched)} re-queued, {len(self.registered)} "
+            f"registered, {len(self.left)} left for filing, "
+            f"{len(self.quarantined)} quarantined, {len(self.failed)} failed"
+        )
+
     @property
     def touched(self) -> int:
         """How many files recovery found."""

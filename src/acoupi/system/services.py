@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Any, List, Optional
@@ -191,6 +192,7 @@ def _render_units(settings: Settings) -> dict[str, str]:
         return {
             acoupi_unit: render_template(
                 "acoupi.service.jinja2",
+                python=Path(sys.executable).absolute(),
                 start_script=settings.start_script_path.absolute(),
                 stop_script=settings.stop_script_path.absolute(),
                 restart_script=settings.restart_script_path.absolute(),
