@@ -283,3 +283,18 @@ def test_setup_does_not_prompt_without_a_terminal(
     assert result.exit_code == 0, result.output
     assert "Would you like" not in result.output
     assert settings.program_name_file.read_text().strip() == PROGRAM
+
+
+def test_logs_shows_the_end_of_each_log(set_up, invoke, clean_failure) -> None:
+    log_dir = set_up.log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "recording.log").write_text("".join(f"line {i}\n" for i in range(50)))
+    (log_dir / "beat.log").write_text("beat started\n")
+    result = invoke("logs", "-n", "3")
+    assert result.exit_code == 0, result.output
+    assert "line 49" in result.output and "line 46" not in result.output
+    assert "beat started" in result.output
+    only = invoke("logs", "beat")
+    assert "beat started" in only.output and "line 49" not in only.output
+    missing = invoke("logs", "nope")
+    clean_failure(missing.output, missing.exit_code, "recording", "beat")

@@ -416,3 +416,42 @@ def test_acoupi_service_statuses(
         "--user is-active acoupi.service",
         "--user is-active acoupi-beat.service",
     ]
+
+
+FAKE_LOGINCTL = r"""#!/bin/bash
+printf '%s\n' "$*" >> "$FAKE_LOGINCTL_LOG"
+case "$1" in
+  show-user) echo "${FAKE_LINGER:-no}" ;;
+  enable-linger)
+    [ -n "$FAKE_LINGER_ALLOWED" ] || { echo "Access denied" >&2; exit 1; } ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("linger", "allowed", "warned", "enabled"),
+    [("yes", "", False, False), ("no", "1", False, True), ("no", "", True, True)],
+)
+def test_ensure_linger(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    linger: str,
+    allowed: str,
+    warned: bool,
+    enabled: bool,
+) -> None:
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    (fakebin / "loginctl").write_text(FAKE_LOGINCTL)
+    (fakebin / "loginctl").chmod(0o755)
+    log = tmp_path / "loginctl.log"
+    monkeypatch.setenv("PATH", f"{fakebin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOGINCTL_LOG", str(log))
+    monkeypatch.setenv("FAKE_LINGER", linger)
+    monkeypatch.setenv("FAKE_LINGER_ALLOWED", allowed)
+    warning = services.ensure_linger()
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "loginctl enable-linger" in warning and "reboot" in warning
+    calls = log.read_text().splitlines()
+    assert any(call.startswith("enable-linger") for call in calls) == enabled

@@ -8,11 +8,22 @@ group; each imports only click and light acoupi modules so that
 from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
 from acoupi.cli.deployment import deployment
+from acoupi.cli.logs import logs
 from acoupi.cli.run import recover, run
 from acoupi.cli.tasks import task
 from acoupi.cli.workers import workers
 
 acoupi.add_command(run)
 acoupi.add_command(recover)
+acoupi.add_command(logs)
 
-__all__ = ["acoupi", "config", "deployment", "recover", "run", "task", "workers"]
+__all__ = [
+    "acoupi",
+    "config",
+    "deployment",
+    "logs",
+    "recover",
+    "run",
+    "task",
+    "workers",
+]

@@ -150,6 +150,11 @@ def start(
     click.echo("Starting acoupi...")
     system.start_program(get_settings(ctx), name, latitude, longitude)
     click.secho(f"Acoupi started: deployment {name!r} is running.", fg="green")
+    from acoupi.system.services import ensure_linger
+
+    warning = ensure_linger()
+    if warning is not None:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
     click.echo("See how it is doing with `acoupi deployment status`.")
 
 

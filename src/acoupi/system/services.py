@@ -9,6 +9,7 @@ have none; on a Raspberry Pi, ``loginctl enable-linger $USER`` keeps the
 user manager running without a login, so acoupi starts at boot.
 """
 
+import getpass
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ __all__ = [
     "ServiceStatus",
     "disable_services",
     "enable_services",
+    "ensure_linger",
     "get_acoupi_beat_service_status",
     "get_acoupi_service_status",
     "get_service_status",
@@ -118,6 +120,50 @@ def has_systemd_user_session() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
+
+
+def _loginctl(*args: str) -> Optional["subprocess.CompletedProcess[str]"]:
+    loginctl = shutil.which("loginctl")
+    if loginctl is None:
+        return None
+    try:
+        return subprocess.run(
+            [loginctl, *args],
+            capture_output=True,
+            text=True,
+            timeout=SYSTEMCTL_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def ensure_linger() -> Optional[str]:
+    """Make the user's services run without a login session, if possible.
+
+    Without lingering, systemd stops user services at logout and does not
+    start them at boot: a Pi left in the field would stop recording after
+    its first reboot. Tries ``loginctl enable-linger`` when it is off.
+
+    Returns
+    -------
+    str or None
+        None when lingering is on; otherwise an instruction for the user.
+    """
+    user = getpass.getuser()
+    instruction = (
+        f"User services of {user!r} stop at logout and do not start at boot. "
+        f"Run `sudo loginctl enable-linger {user}` once so that acoupi keeps "
+        "recording after a reboot."
+    )
+    state = _loginctl("show-user", user, "--property=Linger", "--value")
+    if state is not None and state.returncode == 0 and state.stdout.strip() == "yes":
+        return None
+    enabled = _loginctl("enable-linger", user)
+    if enabled is not None and enabled.returncode == 0:
+        logger.info("Enabled lingering for %s.", user)
+        return None
+    return instruction
 
 
 def _require_session() -> str:
