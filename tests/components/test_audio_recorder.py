@@ -342,8 +342,13 @@ def test_setup_without_devices(monkeypatch):
     monkeypatch.setattr(audio, "open_audio_host", lambda: FakeHost(DEVICES[:1]))
     with pytest.raises(ParameterError, match="No compatible audio device"):
         parse_microphone_config([], prompt=False)
+    # Interactively, declining the simulated microphone is an error too...
+    monkeypatch.setattr(audio_recorder.click, "confirm", lambda *a, **k: False)
     with pytest.raises(ParameterError, match="No compatible audio device"):
         parse_microphone_config(["--device_name", "Mic"], prompt=True)
+    # ...and accepting it sets it up.
+    monkeypatch.setattr(audio_recorder.click, "confirm", lambda *a, **k: True)
+    assert parse_microphone_config([], prompt=True).device_name == "simulated"
     # An explicit name is trusted when nothing is plugged in yet.
     config = parse_microphone_config(["--device_name", "Mic"], prompt=False)
     assert config == MicrophoneConfig(device_name="Mic")
@@ -361,3 +366,30 @@ def test_setup_interactive(host, monkeypatch):
 def test_bad_argument_value_is_a_parameter_error(host):
     with pytest.raises(ParameterError):
         parse_microphone_config(["--samplerate", "fast"], prompt=False)
+
+
+def test_setup_simulated_needs_no_device(no_audio_library, capsys):
+    config = parse_microphone_config(
+        ["--microphone.device_name", "simulated", "--microphone.samplerate", "192000"],
+        prompt=False,
+        prefix="microphone",
+    )
+    assert config == MicrophoneConfig(device_name="simulated", samplerate=192000)
+    assert "Warning" not in capsys.readouterr().out
+
+
+def test_setup_matches_names_ignoring_sample_rate_words(host):
+    # An AudioMoth's name changes with its rate: the stable spec is kept.
+    config = parse_microphone_config(
+        ["--device_name", "UltraMic 16 bit r4"], prompt=False
+    )
+    assert config.device_name == "UltraMic 16 bit r4"
+    with pytest.raises(ParameterError):
+        parse_microphone_config(["--device_name", "AudioMoth"], prompt=False)
+
+
+def test_setup_interactive_offers_the_simulated_microphone(host, monkeypatch):
+    answers = iter(["sim", 96000])
+    monkeypatch.setattr(audio_recorder.click, "prompt", lambda *a, **k: next(answers))
+    config = parse_microphone_config([], prompt=True)
+    assert config == MicrophoneConfig(device_name="simulated", samplerate=96000)

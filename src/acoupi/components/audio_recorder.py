@@ -340,6 +340,13 @@ def parse_microphone_config(
     """
     click.secho("* Setting up microphone configuration.", fg="green")
     device_name, samplerate, audio_channels = _parse_args(args, prefix)
+    if device_name is not None and is_simulated(device_name):
+        click.echo("Using the simulated microphone (a synthetic soundscape).")
+        return MicrophoneConfig(
+            device_name=SIMULATED_DEVICE,
+            samplerate=samplerate or 48_000,
+            audio_channels=audio_channels or 1,
+        )
     name_option = f"--{_field_name(prefix, 'device_name')}"
     unchecked = MicrophoneConfig(
         device_name=device_name or "unknown",
@@ -372,6 +379,15 @@ def parse_microphone_config(
                 fg="yellow",
             )
             return unchecked
+        if not devices and prompt:
+            if click.confirm(
+                "No microphone is connected. Use the simulated microphone "
+                "(synthetic bat and bird calls) instead?",
+                default=False,
+            ):
+                return MicrophoneConfig(
+                    device_name=SIMULATED_DEVICE, samplerate=192_000
+                )
         if not devices:
             click.secho("No compatible audio device found.", fg="red")
             raise ParameterError(
@@ -393,20 +409,23 @@ def _config_from_args(
     audio_channels: Optional[int],
 ) -> MicrophoneConfig:
     if device_name is None:
-        device = devices[0]
+        name = devices[0].name
     else:
-        wanted = audio.parse_device_name(device_name)
-        matches = [d for d in devices if d.name == wanted]
-        if not matches:
+        # Matched as capture matches it (sample-rate words ignored), and the
+        # given name is kept: an AudioMoth's full name changes with its rate.
+        from acoupi.audio.devices import normalise_name
+
+        wanted = normalise_name(device_name)
+        if not any(wanted in normalise_name(d.name) for d in devices):
             available = ", ".join(repr(d.name) for d in devices)
             raise ParameterError(
                 value="device_name",
                 message=f"No audio device with the name {device_name} found.",
                 help=f"Available input devices: {available}.",
             )
-        device = matches[0]
+        name = device_name
     return MicrophoneConfig(
-        device_name=device.name,
+        device_name=name,
         samplerate=samplerate or 48_000,
         audio_channels=audio_channels or 1,
     )
@@ -421,12 +440,18 @@ def _config_from_prompts(
             f"{device.index:>5}  {device.name:<40} "
             f"{device.max_input_channels:>8}  {device.default_samplerate:>11.0f}"
         )
+    click.echo(f"{'sim':>5}  {'simulated (synthetic bats and birds)':<40}")
     by_index = {device.index: device for device in devices}
     index = click.prompt(
         "Select the microphone (index)",
-        type=click.Choice([str(i) for i in by_index]),
+        type=click.Choice([str(i) for i in by_index] + ["sim"]),
         default=str(devices[0].index),
     )
+    if index == "sim":
+        rate = click.prompt(
+            "Sample rate (Hz)", type=click.IntRange(8_000, 384_000), default=192_000
+        )
+        return MicrophoneConfig(device_name=SIMULATED_DEVICE, samplerate=rate)
     device = by_index[int(index)]
     channels = click.prompt(
         "Number of audio channels",
