@@ -1,13 +1,15 @@
 """Fixtures to run test program modules on real Celery workers."""
 
-import os
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
 from acoupi.system.constants import Settings
+from helpers import importable_everywhere, wait_until
+from messaging_support import Subscriber
 
 PROGRAMS_DIR = Path(__file__).parent
 
@@ -15,12 +17,7 @@ PROGRAMS_DIR = Path(__file__).parent
 @pytest.fixture
 def programs_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make test program modules importable here and in worker processes."""
-    monkeypatch.syspath_prepend(str(PROGRAMS_DIR))
-    pythonpath = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        str(PROGRAMS_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
-    )
+    importable_everywhere(monkeypatch, PROGRAMS_DIR)
 
 
 @pytest.fixture
@@ -55,14 +52,12 @@ def running_workers(settings: Settings) -> Iterator[Callable[[], None]]:
 @pytest.fixture
 def wait_for() -> Callable[..., object]:
     """Return a poller: ``wait_for(predicate, timeout=30)``."""
+    return wait_until
 
-    def poll(predicate: Callable[[], object], timeout: float = 30) -> object:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.2)
-        pytest.fail(f"condition not met within {timeout} s")
 
-    return poll
+@pytest.fixture
+def subscriber(mqtt_broker: tuple[str, int]) -> Iterator[tuple[str, Subscriber]]:
+    """A QoS 1 subscriber on a fresh topic of the local Mosquitto."""
+    topic = f"acoupi-test/{uuid.uuid4().hex}"
+    with Subscriber(*mqtt_broker, topic) as subscriber:
+        yield topic, subscriber

@@ -2,36 +2,15 @@
 recordings moved through the whole chain on real workers."""
 
 import json
-import queue
-import uuid
 from pathlib import Path
-from typing import Iterator
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from acoupi.components import SqliteStore
 from acoupi.system.constants import Settings
 from acoupi.system.programs import load_program
 
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
-
-
-@pytest.fixture
-def subscriber(
-    mqtt_broker: tuple[str, int],
-) -> Iterator[tuple[str, "queue.Queue[str]"]]:
-    topic = f"acoupi-test/{uuid.uuid4().hex}"
-    received: queue.Queue[str] = queue.Queue()
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-    client.on_message = lambda c, u, msg: received.put(msg.payload.decode())
-    client.connect(*mqtt_broker)
-    client.subscribe(topic, qos=1)
-    client.loop_start()
-    yield topic, received
-    client.loop_stop()
-    client.disconnect()
 
 
 @pytest.fixture
@@ -87,7 +66,7 @@ def test_every_task_runs_from_the_command_line(
     kept = list((isolated_home / "storages" / "recordings").rglob("*.wav"))
     assert len(kept) == 1
 
-    heartbeat = json.loads(received.get(timeout=10))
+    heartbeat = json.loads(received.wait_for(1)[0])
     assert heartbeat["status"] == "OK" and heartbeat["device_id"]
 
 
@@ -113,4 +92,4 @@ def test_recordings_move_through_the_chain_on_workers(
         assert program.config.paths.recordings in stored.path.parents
         assert not recording.path.exists()
     program.tasks["heartbeat_task"].delay().get(timeout=30)
-    assert json.loads(received.get(timeout=10))["status"] == "OK"
+    assert json.loads(received.wait_for(1)[0])["status"] == "OK"

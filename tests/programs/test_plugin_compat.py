@@ -5,13 +5,9 @@ filters -> message through Mosquitto, using only acoupi 0.3 public names.
 """
 
 import json
-import queue
-import uuid
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from acoupi.components import SqliteStore
 from acoupi.system.constants import Settings
@@ -19,20 +15,6 @@ from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
 
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
-
-
-@pytest.fixture
-def subscriber(mqtt_broker: tuple[str, int]):
-    topic = f"acoupi-test/{uuid.uuid4().hex}"
-    received: queue.Queue[str] = queue.Queue()
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-    client.on_message = lambda c, u, msg: received.put(msg.payload.decode())
-    client.connect(*mqtt_broker)
-    client.subscribe(topic, qos=1)
-    client.loop_start()
-    yield topic, received
-    client.loop_stop()
-    client.disconnect()
 
 
 def test_plugin_program_end_to_end(
@@ -110,7 +92,7 @@ def test_plugin_program_end_to_end(
     assert not quiet.path.exists(), "the silent recording should be deleted"
 
     program.tasks["send_messages_task"].delay().get(timeout=30)
-    payload = json.loads(received.get(timeout=15))
+    payload = json.loads(received.wait_for(1, timeout=15)[0])
     assert payload["name_model"] == "EnergyModel"
     assert payload["recording"]["id"] == str(loud.id)
     assert program.message_store.get_unsent_messages() == []

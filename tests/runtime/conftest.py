@@ -1,6 +1,5 @@
 """Fixtures for the foreground runtime: configured homes and process checks."""
 
-import os
 from pathlib import Path
 from typing import Callable, List
 
@@ -8,6 +7,7 @@ import pytest
 
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
+from helpers import importable_everywhere
 
 RUNTIME_DIR = Path(__file__).parent
 
@@ -15,12 +15,7 @@ RUNTIME_DIR = Path(__file__).parent
 @pytest.fixture
 def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``slow_pkg`` importable here and in child processes."""
-    monkeypatch.syspath_prepend(str(RUNTIME_DIR))
-    pythonpath = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        str(RUNTIME_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
-    )
+    importable_everywhere(monkeypatch, RUNTIME_DIR)
 
 
 def slow_args(home: Path, **options: object) -> List[str]:

@@ -1,11 +1,10 @@
 """Helpers of the runtime tests: finding processes, waiting."""
 
 import os
-import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Dict
 
-import pytest
+from helpers import wait_until
 
 
 def acoupi_processes(home: Path) -> Dict[int, str]:
@@ -32,11 +31,4 @@ def acoupi_processes(home: Path) -> Dict[int, str]:
     return found
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"condition not met within {timeout} s")
+__all__ = ["acoupi_processes", "wait_until"]

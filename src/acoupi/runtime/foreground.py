@@ -8,7 +8,6 @@ child processes, shows what they do, and on Ctrl-C, SIGTERM or the end of
 
 import datetime
 import logging
-import os
 import signal
 import threading
 import time
@@ -32,6 +31,7 @@ from acoupi.runtime.metrics import (
 )
 from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
+from acoupi.system.celery import pid_alive
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
 from acoupi.system.programs import load_program
@@ -126,20 +126,6 @@ class RunSummary:
         return lines
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
 def running_processes(settings: Settings) -> Dict[str, int]:
     """Return the workers and beat of this installation that are alive.
 
@@ -153,7 +139,7 @@ def running_processes(settings: Settings) -> Dict[str, int]:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             continue
-        if _pid_alive(pid):
+        if pid_alive(pid):
             found[pidfile.stem] = pid
     return found
 

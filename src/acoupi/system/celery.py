@@ -454,10 +454,11 @@ def _is_running(settings: Settings, name: str) -> bool:
     pid = _pid(settings, name)
     if pid is None:
         return False
-    return _pid_alive(pid)
+    return pid_alive(pid)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Return whether process ``pid`` runs (zombies count as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,0 +1,28 @@
+"""Small helpers shared by test folders."""
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+
+def importable_everywhere(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """Make modules in ``directory`` importable here and in child processes."""
+    monkeypatch.syspath_prepend(str(directory))
+    pythonpath = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv(
+        "PYTHONPATH", str(directory) + (os.pathsep + pythonpath if pythonpath else "")
+    )
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30) -> object:
+    """Poll ``predicate`` until it returns something truthy; fail on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"condition not met within {timeout} s")
