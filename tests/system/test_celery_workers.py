@@ -139,7 +139,7 @@ def test_no_workers_but_broker_up_is_unavailable(configured: Settings) -> None:
     assert time.monotonic() - started < 3
     assert status.state == CeleryState.UNAVAILABLE
     assert status.workers == []
-    assert status.detail == "No Celery worker answered."
+    assert status.detail == "No Celery worker is running."
     check_broker(configured)  # does not raise
 
 

@@ -160,7 +160,7 @@ def test_status_with_a_live_broker_and_no_workers(
     status = get_status(settings)
 
     assert status.celery.state == CeleryState.UNAVAILABLE
-    assert status.celery.detail == "No Celery worker answered."
+    assert status.celery.detail == "No Celery worker is running."
     assert status.program == ProgramState.OK
 
 

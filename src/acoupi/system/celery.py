@@ -344,11 +344,18 @@ def get_celery_status(
     expected = _pidfile_workers(settings)
     try:
         with _Broker(settings, connect_timeout) as (app, connection):
+            if not expected:
+                # Every worker acoupi starts (services or `acoupi run`)
+                # writes a pidfile: with none there is nobody to wait for.
+                return CeleryStatus(
+                    state=CeleryState.UNAVAILABLE,
+                    detail="No Celery worker is running.",
+                )
             replies = app.control.ping(
                 timeout=timeout,
                 connection=connection,
                 # Stop waiting as soon as every expected worker answered.
-                limit=len(expected) or None,
+                limit=len(expected),
             )
     except CeleryUnavailableError as error:
         return CeleryStatus(state=CeleryState.UNAVAILABLE, detail=error.message)
