@@ -249,6 +249,22 @@ def _ticks(
         stop.wait(max(0.0, wait))
 
 
+def _record_now(program: Any) -> None:
+    """Queue the first recording now rather than one interval later.
+
+    Beat first runs an interval task one interval after it starts; in
+    continuous mode every call takes the next clip, so an extra first call
+    only shifts the series earlier and never overlaps it.
+    """
+    task = getattr(program, "tasks", {}).get("recording_task")
+    if task is None:
+        return
+    try:
+        task.apply_async()
+    except Exception:  # the scheduled recordings still come
+        logger.warning("Could not queue the first recording.", exc_info=True)
+
+
 def run_foreground(
     settings: Settings,
     duration: Optional[float] = None,
@@ -352,6 +368,7 @@ def run_foreground(
         stop.install(stack)
         supervisor.start()
         stack.callback(supervisor.stop)  # also on any error below
+        _record_now(program)
         if on_started is not None:
             on_started(supervisor.pids())
         console.print(
