@@ -151,3 +151,23 @@ def test_garbage_and_missing_files_are_not_complete(tmp_path: Path):
     garbage.write_bytes(os.urandom(200))
     assert not is_complete_wav(garbage)
     assert not is_complete_wav(tmp_path / "missing.wav")
+
+
+def test_update_guano_keeps_the_audio_and_is_idempotent(tmp_path):
+    import numpy as np
+
+    from acoupi.audio.wav import read_guano, read_wav, update_guano, write_wav
+
+    frames = (np.arange(4000, dtype=np.int16) % 300).reshape(-1, 1)
+    folder = tmp_path / "wavs"
+    path = write_wav(folder / "a.wav", frames, 8000, {"Samplerate": 8000})
+    update_guano(path, {"Species Auto ID": "bat, bird"})
+    once = path.read_bytes()
+    update_guano(path, {"Species Auto ID": "bat, bird"})
+    assert path.read_bytes() == once
+    again, rate = read_wav(path)
+    assert rate == 8000 and np.array_equal(again, frames)
+    guano = read_guano(path)
+    assert guano["Samplerate"] == 8000
+    assert guano["Species Auto ID"] == "bat, bird"
+    assert [p.name for p in folder.iterdir()] == ["a.wav"]  # no temp file left

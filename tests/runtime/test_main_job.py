@@ -38,6 +38,9 @@ def test_triggered_program_tiles_time_and_keeps_recordings_with_events(
     assert len(kept) >= 3, output
     guano = read_guano(kept[0])
     assert guano["Samplerate"] == 192000
+    # Kept recordings carry what the detector found, for any GUANO reader.
+    assert "bat" in guano["Species Auto ID"]
+    assert guano["acoupi|Detections"][0]["model"] == "BandEnergyDetector"
     assert not acoupi_processes(isolated_home / ".acoupi")
 
 

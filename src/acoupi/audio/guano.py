@@ -163,3 +163,45 @@ def clip_guano(
         fields[f"{NAMESPACE}|Detections"] = [_jsonable(d) for d in detections]
     fields.update(extra or {})
     return fields
+
+
+def detections_guano(model_outputs: Sequence[Any]) -> Dict[str, Any]:
+    """Return GUANO fields describing what models found in a recording.
+
+    ``Species Auto ID`` (standard GUANO, shown by bat-call software) lists
+    the distinct tag values, most confident first; ``acoupi|Detections``
+    keeps every detection with its model, score, box and tags. Empty when
+    no model found anything.
+    """
+    detections = []
+    best: Dict[str, float] = {}
+    for output in model_outputs:
+        for detection in output.detections:
+            tags = [
+                {
+                    "key": t.tag.key,
+                    "value": t.tag.value,
+                    "score": round(t.confidence_score, 4),
+                }
+                for t in detection.tags
+            ]
+            for tag in detection.tags:
+                best[tag.tag.value] = max(
+                    best.get(tag.tag.value, 0.0), tag.confidence_score
+                )
+            box = detection.location.coordinates if detection.location else None
+            detections.append(
+                {
+                    "model": output.name_model,
+                    "score": round(detection.detection_score, 4),
+                    "box": list(box) if box else None,
+                    "tags": tags,
+                }
+            )
+    if not detections:
+        return {}
+    ranked = sorted(best, key=lambda value: (-best[value], value))
+    return {
+        "Species Auto ID": ", ".join(ranked),
+        f"{NAMESPACE}|Detections": detections,
+    }

@@ -25,7 +25,13 @@ import numpy.typing as npt
 from acoupi.audio.guano import format_guano, parse_guano
 from acoupi.system.atomic import fsync_dir
 
-__all__ = ["is_complete_wav", "read_guano", "read_wav", "write_wav"]
+__all__ = [
+    "is_complete_wav",
+    "read_guano",
+    "read_wav",
+    "update_guano",
+    "write_wav",
+]
 
 PathLike = Union[str, Path]
 
@@ -177,6 +183,23 @@ def read_wav(path: PathLike) -> Tuple[npt.NDArray[np.int16], int]:
         rate = handle.getframerate()
     frames = np.frombuffer(raw, dtype="<i2").astype(np.int16).reshape(-1, channels)
     return frames, rate
+
+
+def update_guano(path: PathLike, fields: Mapping[str, Any]) -> None:
+    """Add or replace GUANO fields of a 16-bit WAV, atomically and in place.
+
+    The audio is unchanged; the file is rewritten under a temporary name in
+    its folder and renamed over the original, so a crash leaves either the
+    old or the new file. Writing the same fields twice gives the same bytes.
+
+    Raises
+    ------
+    wave.Error
+        When the file is not a well-formed 16-bit PCM WAV.
+    """
+    frames, samplerate = read_wav(path)
+    merged = {**read_guano(path), **fields}
+    write_wav(path, frames, samplerate, merged, overwrite=True)
 
 
 def is_complete_wav(path: PathLike) -> bool:

@@ -186,6 +186,7 @@ class _FileManager:
             delete_recording(recording)
             return
 
+        _annotate(source, outputs, self.logger)
         destination = self._free_destination(recording, source, destination)
         # Intent first: once the stored path is the destination, a crash at
         # any later point is repaired by ``recover`` on the next run.
@@ -251,6 +252,25 @@ class _FileManager:
             if _same_content(source, destination):
                 source.unlink()
         self.logger.info("Recording %s filed at %s.", recording.id, destination)
+
+
+def _annotate(path: Path, outputs: List[data.ModelOutput], log: logging.Logger) -> None:
+    """Write the models' detections into the kept file's GUANO metadata.
+
+    Done before filing, in the temporary folder; it is idempotent, so a run
+    repairing an interrupted filing compares identical files. A file that
+    cannot be annotated (not 16-bit WAV) is filed as it is.
+    """
+    from acoupi.audio.guano import detections_guano
+    from acoupi.audio.wav import update_guano
+
+    fields = detections_guano(outputs)
+    if not fields:
+        return
+    try:
+        update_guano(path, fields)
+    except Exception as error:  # metadata must never stop a recording being kept
+        log.warning("Could not add detections to %s's metadata: %s", path, error)
 
 
 def generate_file_management_task(
