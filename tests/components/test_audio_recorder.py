@@ -393,3 +393,20 @@ def test_setup_interactive_offers_the_simulated_microphone(host, monkeypatch):
     monkeypatch.setattr(audio_recorder.click, "prompt", lambda *a, **k: next(answers))
     config = parse_microphone_config([], prompt=True)
     assert config == MicrophoneConfig(device_name="simulated", samplerate=96000)
+
+
+def test_file_names_are_configurable(tmp_path):
+    import pydantic
+
+    from acoupi.programs.templates import AudioConfiguration
+
+    template = "site-A_{time:%Y%m%d_%H%M%S}_{id}"
+    recorder = make_recorder(tmp_path, filename_template=template)
+    recording = recorder.record(make_deployment())
+    assert recording.path.name.startswith(
+        f"site-A_{recording.created_on:%Y%m%d_%H%M%S}_"
+    )
+    assert recording_id_from_path(recording.path) == recording.id
+    assert AudioConfiguration(filename_template=template).filename_template == template
+    with pytest.raises(pydantic.ValidationError, match="must contain"):
+        AudioConfiguration(filename_template="{time:%Y%m%d_%H%M%S}")

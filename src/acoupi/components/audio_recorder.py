@@ -92,6 +92,9 @@ class PyAudioRecorder(AudioRecorder):
         Seconds to wait for a missing device (at boot, after a re-plug)
         before failing with a health-check error; kept well below Celery's
         task time limit.
+    filename_template
+        Name of the files: ``str.format`` with ``{time:<strftime>}`` (UTC)
+        and ``{id}`` (the recording id, which crash recovery matches on).
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class PyAudioRecorder(AudioRecorder):
         clock: Optional[Clock] = None,
         continuous: bool = False,
         device_wait: float = 10.0,
+        filename_template: str = FILENAME_TEMPLATE,
     ):
         self.duration = duration
         self.samplerate = samplerate
@@ -118,6 +122,7 @@ class PyAudioRecorder(AudioRecorder):
         self.clock = clock or now_utc
         self.continuous = continuous
         self.device_wait = device_wait
+        self.filename_template = filename_template
 
     def record(self, deployment: data.Deployment) -> data.Recording:
         """Record ``duration`` seconds and return the temporary recording.
@@ -149,7 +154,7 @@ class PyAudioRecorder(AudioRecorder):
         recording.path = save_clip(
             clip,
             self.audio_dir,
-            template=FILENAME_TEMPLATE,
+            template=self.filename_template,
             deployment=deployment,
             fields={"id": recording.id},
         )

@@ -15,12 +15,16 @@ from typing import (
     TypeVar,
 )
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_extra_types.timezone_name import TimeZoneName
 
 from acoupi import data
 from acoupi.components import types
-from acoupi.components.audio_recorder import MicrophoneConfig, PyAudioRecorder
+from acoupi.components.audio_recorder import (
+    FILENAME_TEMPLATE,
+    MicrophoneConfig,
+    PyAudioRecorder,
+)
 from acoupi.components.recording_conditions import IsInInterval
 from acoupi.components.saving_managers import DateFileManager
 from acoupi.components.stores import SqliteStore
@@ -59,6 +63,20 @@ class AudioConfiguration(BaseModel):
 
     schedule_end: datetime.time = datetime.time(hour=22, minute=30)
     """Time of day recording ends; before ``schedule_start`` means overnight."""
+
+    filename_template: Annotated[str, NoUserPrompt] = FILENAME_TEMPLATE
+    """Recording file names: ``{time:<strftime>}`` (UTC) and ``{id}``."""
+
+    @field_validator("filename_template")
+    @classmethod
+    def _keeps_the_id(cls, template: str) -> str:
+        # Crash recovery matches stray files to their recordings by id.
+        if "{id}" not in template:
+            raise ValueError(
+                "the file name template must contain {id}, e.g. "
+                "'{time:%Y%m%d_%H%M%S}_{id}'"
+            )
+        return template
 
 
 class PathsConfiguration(BaseModel):
@@ -143,6 +161,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             chunksize=config.recording.chunksize,
             audio_dir=config.paths.tmp_audio,
             continuous=config.recording.interval <= config.recording.duration,
+            filename_template=config.recording.filename_template,
         )
 
     def configure_store(self, config: C) -> types.Store:
