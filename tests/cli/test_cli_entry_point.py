@@ -82,8 +82,9 @@ def test_done_when_flow(
 
     status = ok("deployment", "status")
     assert "Celery" in status and "available" in status
-    workers = json.loads(ok("deployment", "status", "--json"))["celery"]["workers"]
-    assert workers, status
+    celery = json.loads(ok("deployment", "status", "--json"))["celery"]
+    workers = celery["workers"]
+    assert workers, (status, celery["detail"])
     for worker in workers:
         assert worker["worker_name"].split("@")[0] in status
 

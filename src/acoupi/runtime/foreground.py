@@ -250,14 +250,16 @@ def _ticks(
 
 
 def _record_now(program: Any) -> None:
-    """Queue the first recording now rather than one interval later.
+    """In continuous mode, queue the first recording now, not one interval later.
 
-    Beat first runs an interval task one interval after it starts; in
+    Beat first runs an interval task one interval after it starts. In
     continuous mode every call takes the next clip, so an extra first call
-    only shifts the series earlier and never overlaps it.
+    only shifts the series earlier; duty-cycled recordings keep beat's pace.
     """
     task = getattr(program, "tasks", {}).get("recording_task")
-    if task is None:
+    if task is None or not getattr(
+        getattr(program, "recorder", None), "continuous", False
+    ):
         return
     try:
         task.apply_async()

@@ -135,6 +135,11 @@ def get_status(settings: Settings) -> AcoupiStatus:
     AcoupiStatus
         The state of every part.
     """
+    # Celery replaces its own module while it is first imported; two threads
+    # importing it at once can see it half-built ("cannot import name
+    # 'Celery'"). Import it here, before the threads start.
+    import celery  # noqa: F401
+
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="acoupi-status") as pool:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_state, settings)
