@@ -144,3 +144,39 @@ def test_recover_command_and_the_service_runs_it_first(
     unit = isolated_home / ".config/systemd/user" / settings.acoupi_service_file
     assert "ExecStartPre=-" in unit.read_text()
     assert "-m acoupi recover" in unit.read_text()
+
+
+_STALLED_WRITER = """
+import sys, time
+import numpy as np
+import acoupi.audio.wav as wav
+
+wav.os.fsync = lambda fd: time.sleep(60)  # stall mid-write, then be killed
+wav.write_wav(sys.argv[1], np.zeros((8000, 1), dtype=np.int16), 8000)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_what_recovery_quarantines(
+    program: Any,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp = program.config.paths.tmp_audio
+    target = tmp / recording_filename(datetime.datetime.now(UTC), uuid.uuid4())
+    writer = subprocess.Popen([sys.executable, "-c", _STALLED_WRITER, str(target)])
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp.glob(".*.partial")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    (leftover,) = tmp.glob(".*.partial")
+    assert not target.exists()
+
+    report = recover(program)
+    assert [p.name for p in report.quarantined] == [leftover.name.lstrip(".")]
+    assert not leftover.exists()

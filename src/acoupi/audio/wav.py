@@ -26,6 +26,7 @@ from acoupi.audio.guano import format_guano, parse_guano
 from acoupi.system.atomic import fsync_dir
 
 __all__ = [
+    "PARTIAL_SUFFIX",
     "is_complete_wav",
     "read_guano",
     "read_wav",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 PathLike = Union[str, Path]
+
+PARTIAL_SUFFIX = ".partial"
+"""Suffix of a WAV being written (hidden ``.<name>.<random>.partial``): one
+left behind was cut short by a crash, and start-up recovery quarantines it."""
 
 
 def _chunk(handle: BinaryIO, tag: bytes, payload: bytes) -> None:
@@ -88,7 +93,9 @@ def write_wav(
     riff_size = 4 + (8 + len(fmt)) + (8 + data_size + data_size % 2)
     if guan:
         riff_size += 8 + len(guan) + len(guan) % 2
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(b"RIFF" + struct.pack("<I", riff_size) + b"WAVE")

@@ -15,7 +15,7 @@ import click
 from pydantic import BaseModel
 
 from acoupi import data
-from acoupi.components.recording_files import write_wav
+from acoupi.components.recording_files import FILENAME_TEMPLATE
 from acoupi.components.timewindows import Clock
 from acoupi.components.types import AudioRecorder
 from acoupi.devices import audio
@@ -43,10 +43,6 @@ PA_INT16 = 8
 
 SIMULATED_DEVICE = "simulated"
 """Device name that selects the simulated microphone (a synthetic soundscape)."""
-
-FILENAME_TEMPLATE = "{time:%Y%m%d_%H%M%S}_{id}"
-"""AudioMoth-style time, then the recording id so a stray file can be matched
-back to its recording after a crash."""
 
 
 def is_simulated(device_name: str) -> bool:
@@ -235,8 +231,13 @@ class PyAudioRecorder(AudioRecorder):
         return clip.frames.tobytes()
 
     def save_recording(self, data: bytes, path: Path) -> None:
-        """Write raw frames to a WAV file at ``path``."""
-        write_wav(path, data, self.samplerate, self.audio_channels, self.sample_width)
+        """Write raw 16-bit frames to a WAV file at ``path`` (atomically)."""
+        import numpy as np
+
+        from acoupi.audio.wav import write_wav
+
+        frames = np.frombuffer(data, dtype="<i2").reshape(-1, self.audio_channels)
+        write_wav(path, frames, self.samplerate, overwrite=True)
 
     def get_input_device(self, p: audio.AudioHost) -> audio.DeviceInfo:
         """Return the configured input device.

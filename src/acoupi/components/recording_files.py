@@ -7,22 +7,26 @@ stored path has already been changed.
 """
 
 import datetime
-import os
-import wave
 from pathlib import Path
 from typing import Optional, Union
 from uuid import UUID
 
 __all__ = [
+    "FILENAME_TEMPLATE",
     "recording_filename",
     "recording_id_from_path",
-    "write_wav",
 ]
 
 
+FILENAME_TEMPLATE = "{time:%Y%m%d_%H%M%S}_{id}"
+"""AudioMoth-style time (UTC), then the recording id."""
+
+
 def recording_filename(created_on: datetime.datetime, recording_id: UUID) -> str:
-    """Return the temporary file name of a recording."""
-    return f"{created_on.strftime('%Y%m%d_%H%M%S')}_{recording_id}.wav"
+    """Return the default file name of a recording (naive times are UTC)."""
+    from acoupi.audio.naming import recording_filename as format_name
+
+    return format_name(created_on, FILENAME_TEMPLATE, id=recording_id)
 
 
 def recording_id_from_path(path: Union[str, Path]) -> Optional[UUID]:
@@ -35,30 +39,3 @@ def recording_id_from_path(path: Union[str, Path]) -> Optional[UUID]:
         return UUID(candidate)
     except ValueError:
         return None
-
-
-def write_wav(
-    path: Path,
-    frames: bytes,
-    samplerate: int,
-    audio_channels: int,
-    sample_width: int = 2,
-) -> None:
-    """Write raw PCM ``frames`` to a WAV file, appearing complete or not at all.
-
-    The file is written under a hidden name and renamed into place, so a
-    reader globbing ``*.wav`` never sees a half-written recording.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with wave.open(str(partial), "wb") as handle:
-            handle.setnchannels(audio_channels)
-            handle.setsampwidth(sample_width)
-            handle.setframerate(samplerate)
-            handle.writeframes(frames)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise

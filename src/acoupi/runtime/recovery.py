@@ -26,6 +26,7 @@ from typing import Any, List, Optional, Tuple
 from uuid import UUID, uuid4
 
 from acoupi import data
+from acoupi.audio.wav import PARTIAL_SUFFIX
 from acoupi.components.recording_files import recording_id_from_path
 
 __all__ = ["QUARANTINE_FOLDER", "RecoveryReport", "read_wav_info", "recover"]
@@ -34,8 +35,6 @@ logger = logging.getLogger(__name__)
 
 QUARANTINE_FOLDER = "quarantine"
 """Folder under ``paths.recordings`` for partial or corrupt recordings."""
-
-_PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass
@@ -145,7 +144,7 @@ def _candidates(tmp_dir: Path) -> Tuple[List[Path], List[Path]]:
     for path in sorted(tmp_dir.iterdir()):
         if not path.is_file():
             continue
-        if path.name.startswith(".") and path.name.endswith(_PARTIAL_SUFFIX):
+        if path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX):
             partials.append(path)
         elif path.suffix.lower() == ".wav" and not path.name.startswith("."):
             wavs.append(path)
