@@ -124,6 +124,15 @@ def workdir(keep: bool) -> Path:
     return root
 
 
+def print_commands(commands: Dict[str, List[str]]) -> None:
+    """Print the exact command lines of each measured configuration."""
+    print("\nCommands:")
+    for label, lines in commands.items():
+        print(f"  {label}:")
+        for line in lines:
+            print(f"    {line}")
+
+
 def cleanup(root: Path, keep: bool) -> None:
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
@@ -340,11 +349,7 @@ def cmd_coverage(args: argparse.Namespace) -> None:
         f"machine during the run: mean CPU busy {load['mean_busy']:.1%} of "
         f"{os.cpu_count()} cores, max {load['max_busy']:.1%}"
     )
-    print("\nCommands:")
-    for label, lines in commands.items():
-        print(f"  {label}:")
-        for line in lines:
-            print(f"    {line}")
+    print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_coverage.json",
         {
@@ -494,11 +499,7 @@ def cmd_idle(args: argparse.Namespace) -> None:
         print(f"\n{label} processes:")
         for pid, name in results[label]["processes"].items():
             print(f"  {pid}: {name}")
-    print("\nCommands:")
-    for label, lines in commands.items():
-        print(f"  {label}:")
-        for line in lines:
-            print(f"    {line}")
+    print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_idle.json",
         {"minutes": args.minutes, "results": results, "commands": commands},
@@ -784,11 +785,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
         "microphone). A recording's end is its stored start + duration; "
         "upstream stores the time just before it opens the stream."
     )
-    print("\nCommands:")
-    for label, lines in commands.items():
-        print(f"  {label}:")
-        for line in lines:
-            print(f"    {line}")
+    print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_latency.json",
         {"recordings": args.recordings, "results": results, "commands": commands},
