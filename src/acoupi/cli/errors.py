@@ -201,6 +201,10 @@ class AcoupiGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`acoupi logs | head`): not an error of
+            # ours. click's main() exits quietly on it.
+            raise
         except Exception as exc:
             if debug_enabled(ctx):
                 traceback.print_exc(file=sys.stderr)

@@ -79,7 +79,7 @@ def setup_program(
         else None
     )
     if program_config is not None:
-        check_config(program_config)
+        check_config(program_config, probe_device=True)
     celery_config = parse_config_from_args(CeleryConfig, args, prompt=False)
     worker_config = program_class.get_worker_config()
     celery_bin = get_celery_bin()

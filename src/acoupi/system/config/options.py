@@ -1,14 +1,16 @@
-"""Which ``--<field>`` options a configuration schema accepts.
+"""Which names a configuration schema accepts, as options or as keys.
 
 ``acoupi setup`` reads configuration values from options named after the
 dotted field paths (``--recording.duration 5``). A misspelt option would
 otherwise be ignored without a word and its default used, so setup checks
 every option against the schemas first and names the closest valid ones.
+Likewise a key in a configuration file that the schema does not know
+would be dropped silently; :func:`unknown_keys` finds them.
 """
 
 import difflib
 import re
-from typing import Iterable, List, Sequence, Set, Type, get_origin
+from typing import Any, Iterable, List, Optional, Sequence, Set, Type, get_origin
 
 from pydantic import BaseModel
 
@@ -19,6 +21,7 @@ __all__ = [
     "UnknownOptionError",
     "check_known_options",
     "option_names",
+    "unknown_keys",
     "unknown_options",
 ]
 
@@ -161,3 +164,55 @@ def check_known_options(
     unknown = unknown_options(args, valid)
     if unknown:
         raise UnknownOptionError(unknown, valid)
+
+
+def _field_by_key(schema: Type[BaseModel], key: str) -> Optional[Any]:
+    field = schema.model_fields.get(key)
+    if field is not None:
+        return field
+    return next(
+        (
+            f
+            for f in schema.model_fields.values()
+            if key in (f.alias, f.validation_alias)
+        ),
+        None,
+    )
+
+
+def unknown_keys(data: Any, schema: Type[BaseModel], prefix: str = "") -> List[str]:
+    """Return the dotted paths of keys in ``data`` that ``schema`` does not have.
+
+    Parameters
+    ----------
+    data
+        Plain JSON data (as read from a configuration file).
+    schema
+        The model the data is read as; nested models and lists of models
+        are followed.
+    prefix
+        Dotted path of ``data`` in the whole configuration.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["microphone.time_expansion"]``; empty if every key is known.
+    """
+    if not isinstance(data, dict):
+        return []
+    found: List[str] = []
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        field = _field_by_key(schema, str(key))
+        if field is None:
+            found.append(path)
+            continue
+        sub_model = model_class(field.annotation)
+        if sub_model is not None:
+            found.extend(unknown_keys(value, sub_model, path))
+        elif _is_list(field.annotation) and isinstance(value, list):
+            item_model = model_class(item_annotation(field.annotation))
+            if item_model is not None:
+                for index, item in enumerate(value):
+                    found.extend(unknown_keys(item, item_model, f"{path}.{index}"))
+    return found
