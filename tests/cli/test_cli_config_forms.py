@@ -242,3 +242,16 @@ def test_config_set_when_nothing_runs_gives_no_advice(
 
     assert result.exit_code == 0, result.output
     assert "restart" not in result.output
+
+
+def test_run_refuses_a_configuration_that_cannot_work(
+    invoke: Invoke, clean_failure: Callable[..., None], triggered: Settings
+) -> None:
+    config = _saved(triggered)
+    config["recording"].update(duration=20, interval=10)
+    triggered.program_config_file.write_text(json.dumps(config))
+
+    result = invoke("run", "--duration", "1", "--name", "site")
+
+    clean_failure(result.output, result.exit_code, "cannot start every 10 s")
+    assert not triggered.deployment_file.exists()

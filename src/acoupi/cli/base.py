@@ -130,7 +130,7 @@ def run_health_checks(ctx: click.Context) -> None:
     click.echo("Running health checks...")
     program = system.load_program(settings)
     if program.config is not None:
-        check_config(program.config)
+        check_config(program.config)  # the device itself: program.check
     program.check(program.config)
     click.secho("Health checks passed.", fg="green")
 

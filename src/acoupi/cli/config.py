@@ -20,7 +20,13 @@ from acoupi.cli.output import print_json
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["config", "config_get", "config_set", "config_show"]
+__all__ = [
+    "check_saved_config",
+    "config",
+    "config_get",
+    "config_set",
+    "config_show",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +88,20 @@ def _load_config(ctx: click.Context) -> "BaseModel":
             "Nothing to show or change.",
         )
     return system.load_config(settings.program_config_file, schema)
+
+
+def check_saved_config(ctx: click.Context) -> None:
+    """Refuse a saved configuration that cannot work (see ``checks``).
+
+    Used before running: values edited by hand, or saved by an older
+    version, are caught here instead of failing every recording.
+    """
+    from acoupi import system
+    from acoupi.system.config.checks import check_config
+
+    schema = system.load_config_schema(get_settings(ctx))
+    if schema is not None:
+        check_config(_load_config(ctx))
 
 
 def _to_jsonable(value: Any, show_secrets: bool = False) -> Any:

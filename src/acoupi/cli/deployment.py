@@ -10,58 +10,13 @@ from acoupi.cli.base import acoupi, run_health_checks
 from acoupi.cli.context import get_settings, needs_setup, stdin_is_interactive
 from acoupi.cli.errors import AcoupiGroup, CliUsageError
 from acoupi.cli.output import make_console
+from acoupi.cli.params import LATITUDE, LONGITUDE
 from acoupi.system.exceptions import AcoupiError
 
 if TYPE_CHECKING:
     from acoupi.system.constants import Settings
 
 __all__ = ["deployment", "start", "status", "stop"]
-
-
-class Coordinate(click.ParamType):
-    """Decimal degrees within a range; a decimal comma (``51,5``) is accepted.
-
-    Many field laptops are set up for a language that writes decimals with
-    a comma, and a single coordinate cannot be read any other way.
-    """
-
-    name = "degrees"
-
-    def __init__(self, what: str, limit: float) -> None:
-        self.what = what
-        self.limit = limit
-
-    def convert(
-        self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]
-    ) -> float:
-        """Read the number and check its range, saying how to write it."""
-        if isinstance(value, float):
-            number = value
-        else:
-            text = str(value).strip()
-            if text.count(",") == 1 and "." not in text:
-                text = text.replace(",", ".")
-            try:
-                number = float(text)
-            except ValueError:
-                self.fail(
-                    f"{value!r} is not a number. Write the {self.what} in "
-                    "decimal degrees, e.g. 51.5 or -0.12.",
-                    param,
-                    ctx,
-                )
-        if not -self.limit <= number <= self.limit:
-            self.fail(
-                f"{number:g} is not a {self.what}: it must be between "
-                f"-{self.limit:g} and {self.limit:g} degrees.",
-                param,
-                ctx,
-            )
-        return number
-
-
-LATITUDE = Coordinate("latitude", 90)
-LONGITUDE = Coordinate("longitude", 180)
 
 
 @acoupi.group(
