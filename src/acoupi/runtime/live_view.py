@@ -9,6 +9,7 @@ from rich.text import Text
 
 from acoupi.runtime.metrics import Snapshot
 from acoupi.runtime.supervisor import ChildState, ChildStatus
+from acoupi.system.disk import format_bytes
 
 __all__ = ["format_bytes", "render"]
 
@@ -18,15 +19,6 @@ _STATE_STYLE = {
     ChildState.DOWN: "bold red",
     ChildState.STOPPED: "dim",
 }
-
-
-def format_bytes(size: float) -> str:
-    """Return a size for people, e.g. ``12.3 GB``."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 def _value(value: Optional[object], suffix: str = "") -> RenderableType:

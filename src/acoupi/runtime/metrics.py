@@ -9,7 +9,6 @@ run.
 import datetime
 import os
 import re
-import shutil
 import sqlite3
 import time
 from contextlib import closing
@@ -168,14 +167,13 @@ class MetricsCollector:
         snapshot.backlog = self._backlog
 
     def _disk(self, snapshot: Snapshot) -> None:
-        path = self.recordings_dir
-        if path is None:
+        from acoupi.system.disk import disk_usage
+
+        if self.recordings_dir is None:
             return
-        # The folder may not exist yet; its nearest parent is on the same disk.
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        snapshot.disk_path = self.recordings_dir
-        snapshot.disk_free = shutil.disk_usage(path).free
+        for usage in disk_usage([self.recordings_dir]):
+            snapshot.disk_path = usage.path
+            snapshot.disk_free = usage.free
 
 
 def detections_by_tag(database: Path, since: datetime.datetime) -> Dict[str, int]:
