@@ -31,7 +31,6 @@ from acoupi.runtime.metrics import (
 )
 from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
-from acoupi.system.celery import pid_alive
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
 from acoupi.system.programs import load_program
@@ -132,16 +131,9 @@ def running_processes(settings: Settings) -> Dict[str, int]:
     Read from the pidfiles in ``run_dir``, which ``celery multi``, the beat
     script and ``acoupi run`` all write.
     """
-    found = {}
-    run_dir = Path(settings.run_dir)
-    for pidfile in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(pid):
-            found[pidfile.stem] = pid
-    return found
+    from acoupi.system.liveness import live_processes
+
+    return live_processes(Path(settings.run_dir))
 
 
 def _check_broker(settings: Settings) -> CeleryConfig:
