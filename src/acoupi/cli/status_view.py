@@ -236,23 +236,24 @@ def _recording(status: "AcoupiStatus") -> Optional["RenderableType"]:
 
 def _disk(status: "AcoupiStatus") -> Optional["RenderableType"]:
     from rich.markup import escape
+    from rich.table import Table
 
     from acoupi.system.disk import format_bytes
 
     usages = list(getattr(status, "disk", None) or [])
     if not usages:
         return None
-    rows = []
+    # One column that folds: long storage paths must show in full.
+    grid = Table.grid()
+    grid.add_column(overflow="fold")
     for usage in usages:
         low = usage.free < 1_000_000_000 or usage.free_fraction < 0.05
         style = "red" if low else "green"
-        rows.append(
-            (
-                f"[{style}]●[/] {format_bytes(usage.free)} free",
-                f"of {format_bytes(usage.total)}  {escape(str(usage.path))}",
-            )
+        grid.add_row(
+            f"[{style}]●[/] {format_bytes(usage.free)} free of "
+            f"{format_bytes(usage.total)}: {escape(str(usage.path))}"
         )
-    return _panel("Disk", _grid(rows))
+    return _panel("Disk", grid)
 
 
 def render_status(status: "AcoupiStatus", console: "Console") -> None:

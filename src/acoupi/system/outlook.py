@@ -105,25 +105,24 @@ def _at(conditions: Sequence[Any], moment: datetime.datetime) -> bool:
 def _first_allowed(
     allowed: Callable[[datetime.datetime], bool], start: datetime.datetime
 ) -> Optional[datetime.datetime]:
-    """First moment after ``start`` (to the second) that ``allowed`` accepts."""
-    before = start
-    moment = start + _STEP
-    while moment - start <= HORIZON:
-        if allowed(moment):
-            # Bisect between the last refused and the first allowed moment.
-            low, high = before, moment
-            while high - low > datetime.timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if allowed(middle):
-                    high = middle
-                else:
-                    low = middle
-            return high.replace(microsecond=0) + (
-                datetime.timedelta(seconds=1)
-                if high.microsecond
-                else datetime.timedelta()
-            )
-        before, moment = moment, moment + _STEP
+    """First whole second after ``start`` that ``allowed`` accepts."""
+    second = datetime.timedelta(seconds=1)
+    origin = start.replace(microsecond=0)
+    step = int(_STEP.total_seconds())
+    refused = 0  # offsets in whole seconds from origin
+    for offset in range(step, int(HORIZON.total_seconds()) + step, step):
+        if not allowed(origin + offset * second):
+            refused = offset
+            continue
+        # Bisect between the last refused and the first allowed second.
+        low, high = refused, offset
+        while high - low > 1:
+            middle = (low + high) // 2
+            if allowed(origin + middle * second):
+                high = middle
+            else:
+                low = middle
+        return origin + high * second
     return None
 
 
