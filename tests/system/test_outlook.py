@@ -171,3 +171,43 @@ def test_activity_of_a_program_without_store(settings: Settings) -> None:
 
     assert activity.recordings_today is None and activity.last_recording is None
     assert activity.messages_destination is None
+
+
+def test_live_view_and_summary_say_why_nothing_is_recorded(
+    settings: Settings, isolated_home: Path
+) -> None:
+    from rich.console import Console
+
+    from acoupi.runtime.foreground import RunSummary
+    from acoupi.runtime.live_view import render
+    from acoupi.runtime.metrics import MetricsCollector
+
+    now = datetime.datetime.now(UTC)
+    opens = (now + datetime.timedelta(hours=2)).replace(second=0, microsecond=0)
+    program = _default_program(
+        settings,
+        isolated_home,
+        "--timezone", "UTC",
+        "--recording.schedule_start", opens.strftime("%H:%M:00"),
+        "--recording.schedule_end", opens.strftime("%H:%M:30"),
+    )  # fmt: skip
+    deployment = _deployment()
+    program.store.store_deployment(deployment)
+
+    snapshot = MetricsCollector(program, now, [], deployment).collect()
+
+    assert snapshot.recordings == 0
+    assert snapshot.not_recording is not None
+    # A window shorter than the search grid is still found.
+    assert snapshot.not_recording == (
+        f"outside the recording window {opens:%H:%M}-{opens:%H:%M}:30 (UTC) "
+        f"until {opens:%H:%M}"
+    )
+    console = Console(record=True, width=200)
+    console.print(render(snapshot, [], 5.0, None, deployment="site"))
+    view = console.export_text()
+    assert "Not recording" in view and snapshot.not_recording in view
+    summary = RunSummary(
+        deployment="site", deployment_ended=True, seconds=60, snapshot=snapshot
+    )
+    assert f"Nothing recorded: {snapshot.not_recording}" in summary.lines()

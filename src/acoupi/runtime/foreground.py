@@ -96,6 +96,8 @@ class RunSummary:
         ]
         if s.recordings is not None:
             lines.append(f"Recordings made: {s.recordings}")
+            if not s.recordings and s.not_recording:
+                lines.append(f"Nothing recorded: {s.not_recording}")
             if self.coverage is not None and self.coverage.recordings:
                 lines.append(f"Coverage: {self.coverage.describe()}")
             lines.append(
@@ -353,7 +355,7 @@ def run_foreground(
     )
     started = now_utc()
     t0 = time.monotonic()
-    metrics = MetricsCollector(program, started, queues)
+    metrics = MetricsCollector(program, started, queues, state.deployment)
     logs = LogWatcher([spec.log_path for spec in specs])
     stop = _StopSignal()
     snapshot = Snapshot()

@@ -30,6 +30,8 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("Recordings", _value(snapshot.recordings))
+    if snapshot.not_recording:
+        table.add_row("Not recording", Text(snapshot.not_recording, style="yellow"))
     table.add_row("Processed by the model", _value(snapshot.model_outputs))
     table.add_row("Detections", _value(snapshot.detections))
     table.add_row("Detection backlog", _value(snapshot.backlog))

@@ -57,6 +57,9 @@ class Snapshot:
     """Bytes free where recordings are kept."""
 
     disk_path: Optional[Path] = None
+    not_recording: Optional[str] = None
+    """Why nothing is being recorded now (outside the schedule, ...)."""
+
     problems: List[str] = field(default_factory=list)
 
 
@@ -98,8 +101,15 @@ class MetricsCollector:
     second."""
 
     def __init__(
-        self, program: Any, since: datetime.datetime, queues: Sequence[str]
+        self,
+        program: Any,
+        since: datetime.datetime,
+        queues: Sequence[str],
+        deployment: Any = None,
     ) -> None:
+        self.deployment = deployment
+        """The running deployment; with it, snapshots say why nothing is
+        recorded."""
         self._polled_at: Optional[float] = None
         self._depths: Optional[Dict[str, int]] = None
         self._backlog: Optional[int] = None
@@ -113,7 +123,8 @@ class MetricsCollector:
     def collect(self) -> Snapshot:
         """Return the current figures; never raises."""
         snapshot = Snapshot()
-        for step in (self._store, self._messages, self._queues, self._disk):
+        steps = (self._store, self._messages, self._queues, self._disk, self._outlook)
+        for step in steps:
             try:
                 step(snapshot)
             except Exception as error:  # a metric must never crash the run
@@ -174,6 +185,15 @@ class MetricsCollector:
         for usage in disk_usage([self.recordings_dir]):
             snapshot.disk_path = usage.path
             snapshot.disk_free = usage.free
+
+    def _outlook(self, snapshot: Snapshot) -> None:
+        from acoupi.system.outlook import schedule_outlook
+
+        if self.deployment is None:
+            return
+        outlook = schedule_outlook(self.program, self.deployment)
+        if not outlook.recording_now:
+            snapshot.not_recording = outlook.reason
 
 
 def detections_by_tag(database: Path, since: datetime.datetime) -> Dict[str, int]:

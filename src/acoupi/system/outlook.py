@@ -102,19 +102,56 @@ def _at(conditions: Sequence[Any], moment: datetime.datetime) -> bool:
     return True
 
 
+def _window_starts(
+    conditions: Sequence[Any], start: datetime.datetime
+) -> List[datetime.datetime]:
+    """Openings of the conditions' daily windows within the horizon.
+
+    Probed besides the coarse grid so that a window shorter than the grid
+    step is not stepped over.
+    """
+    openings = []
+    for condition in conditions:
+        zone = getattr(condition, "timezone", None)
+        intervals = getattr(condition, "intervals", None)
+        single = getattr(condition, "interval", None)
+        if zone is None or not isinstance(zone, datetime.tzinfo):
+            continue
+        local_day = start.astimezone(zone).date()
+        for interval in intervals or ([single] if single is not None else []):
+            for days in range(HORIZON.days + 2):
+                day = local_day + datetime.timedelta(days=days)
+                local = datetime.datetime.combine(
+                    day, interval.start.replace(tzinfo=None), tzinfo=zone
+                )
+                moment = local.astimezone(datetime.timezone.utc)
+                if start < moment <= start + HORIZON:
+                    openings.append(moment)
+    return openings
+
+
 def _first_allowed(
-    allowed: Callable[[datetime.datetime], bool], start: datetime.datetime
+    allowed: Callable[[datetime.datetime], bool],
+    start: datetime.datetime,
+    extra: Sequence[datetime.datetime] = (),
 ) -> Optional[datetime.datetime]:
-    """First whole second after ``start`` that ``allowed`` accepts."""
-    second = datetime.timedelta(seconds=1)
+    """First whole second after ``start`` that ``allowed`` accepts.
+
+    Probes a coarse grid plus the ``extra`` moments, then bisects between
+    the last refused and the first allowed probe.
+    """
     origin = start.replace(microsecond=0)
     step = int(_STEP.total_seconds())
+    offsets = set(range(step, int(HORIZON.total_seconds()) + step, step))
+    for moment in extra:
+        delta = (moment - origin).total_seconds()
+        offsets.add(int(delta) + (delta % 1 > 0))
+    second = datetime.timedelta(seconds=1)
     refused = 0  # offsets in whole seconds from origin
-    for offset in range(step, int(HORIZON.total_seconds()) + step, step):
+    for offset in sorted(offsets):
         if not allowed(origin + offset * second):
             refused = offset
             continue
-        # Bisect between the last refused and the first allowed second.
         low, high = refused, offset
         while high - low > 1:
             middle = (low + high) // 2
@@ -126,6 +163,10 @@ def _first_allowed(
     return None
 
 
+def _clock(time: datetime.time) -> str:
+    return time.strftime("%H:%M:%S" if time.second else "%H:%M")
+
+
 def _window(conditions: Sequence[Any]) -> Optional[str]:
     """Describe the daily windows of interval conditions, if there are any."""
     parts = []
@@ -133,9 +174,7 @@ def _window(conditions: Sequence[Any]) -> Optional[str]:
         intervals = getattr(condition, "intervals", None)
         single = getattr(condition, "interval", None)
         for interval in intervals or ([single] if single is not None else []):
-            parts.append(
-                f"{interval.start.strftime('%H:%M')}-{interval.end.strftime('%H:%M')}"
-            )
+            parts.append(f"{_clock(interval.start)}-{_clock(interval.end)}")
         zone = getattr(condition, "timezone", None)
         if parts and zone is not None:
             return f"{', '.join(parts)} ({zone})"
@@ -228,7 +267,9 @@ def schedule_outlook(
         outlook.next_recording = _next_tick(now, interval, last_recording)
         return outlook
 
-    start = _first_allowed(lambda moment: _at(timed, moment), now)
+    start = _first_allowed(
+        lambda moment: _at(timed, moment), now, _window_starts(timed, now)
+    )
     where = (
         f"outside the recording window {outlook.window}"
         if outlook.window
