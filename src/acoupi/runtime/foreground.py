@@ -30,7 +30,13 @@ from acoupi.runtime.metrics import (
     recording_spans,
 )
 from acoupi.runtime.recovery import RecoveryReport, recover
-from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
+from acoupi.runtime.supervisor import (
+    BEAT_NAME,
+    ChildSpec,
+    Supervisor,
+    beat_spec,
+    worker_specs,
+)
 from acoupi.system.celery import pid_alive
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
@@ -39,6 +45,7 @@ from acoupi.timeutil import now_utc
 
 __all__ = [
     "APP_MODULE",
+    "RECORDING_TASK",
     "RunSummary",
     "WorkersRunningError",
     "run_foreground",
@@ -49,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 APP_MODULE = "acoupi.runtime.celery_app"
 """``-A`` target of the children: the program's app, broker applied."""
+
+RECORDING_TASK = "recording_task"
+"""Name of the task whose failures make a run fail."""
 
 
 class WorkersRunningError(AcoupiError):
@@ -73,6 +83,11 @@ class RunSummary:
     detections_by_tag: Dict[str, int] = field(default_factory=dict)
     tasks_ok: int = 0
     tasks_failed: int = 0
+    failed_by_task: Dict[str, int] = field(default_factory=dict)
+    """Failed tasks per short task name."""
+
+    succeeded_by_task: Dict[str, int] = field(default_factory=dict)
+    """Tasks that succeeded per short task name."""
     restarts: int = 0
     recovery: RecoveryReport = field(default_factory=RecoveryReport)
     recordings_dir: Optional[Path] = None
@@ -81,6 +96,26 @@ class RunSummary:
     log_dir: Optional[Path] = None
     exit_codes: Dict[str, Optional[int]] = field(default_factory=dict)
     last_error: Optional[str] = None
+
+    @property
+    def recording_failed(self) -> bool:
+        """True when every recording attempt of the run failed."""
+        return (
+            self.failed_by_task.get(RECORDING_TASK, 0) > 0
+            and self.succeeded_by_task.get(RECORDING_TASK, 0) == 0
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 when the run recorded nothing because recording failed."""
+        return 1 if self.recording_failed else 0
+
+    def _tasks_line(self) -> str:
+        line = f"Tasks finished: {self.tasks_ok + self.tasks_failed}"
+        if self.tasks_failed:
+            failed = ", ".join(f"{n} {t}" for t, n in self.failed_by_task.items())
+            line += f", of which {self.tasks_failed} failed ({failed})"
+        return line
 
     def lines(self) -> List[str]:
         """Return the summary as lines of text."""
@@ -92,8 +127,7 @@ class RunSummary:
         state = "ended" if self.deployment_ended else "still active"
         lines = [
             f"Ran {self.seconds:.0f} s; deployment {self.deployment!r} {state}.",
-            f"Tasks run: {self.tasks_ok}"
-            + (f" ({self.tasks_failed} failed)" if self.tasks_failed else ""),
+            self._tasks_line(),
         ]
         if s.recordings is not None:
             lines.append(f"Recordings made: {s.recordings}")
@@ -123,6 +157,11 @@ class RunSummary:
                 lines.append(f"{label}: {path}")
         if self.last_error:
             lines.append(f"Last error: {self.last_error}")
+        if self.recording_failed:
+            lines.append(
+                "Nothing was recorded: every recording failed. The cause is "
+                f"above; details in {self.log_dir}."
+            )
         return lines
 
 
@@ -373,10 +412,7 @@ def run_foreground(
         _record_now(program)
         if on_started is not None:
             on_started(supervisor.pids())
-        console.print(
-            f"acoupi running {len(specs) - 1} worker(s) and beat; logs in "
-            f"{settings.log_dir}. Ctrl-C to stop."
-        )
+        console.print(_started_line(specs, settings))
         until = None if duration is None else t0 + duration
         view = None
         if live:
@@ -434,6 +470,15 @@ def run_foreground(
     )
 
 
+def _started_line(specs: List[ChildSpec], settings: Settings) -> str:
+    workers = [spec.name for spec in specs if spec.name != BEAT_NAME]
+    noun = "worker" if len(workers) == 1 else "workers"
+    return (
+        f"acoupi is running: {noun} {', '.join(workers)} and the scheduler "
+        f"(beat); logs in {settings.log_dir}. Ctrl-C to stop."
+    )
+
+
 def _end(
     settings: Settings, program: Any, queues: List[str], console: Console
 ) -> Deployment:
@@ -487,6 +532,8 @@ def _summary(
         detections_by_tag=by_tag,
         tasks_ok=logs.tasks_ok,
         tasks_failed=logs.tasks_failed,
+        failed_by_task=logs.failed,
+        succeeded_by_task=logs.succeeded,
         restarts=supervisor.total_restarts,
         recovery=recovery,
         recordings_dir=getattr(paths, "recordings", None),

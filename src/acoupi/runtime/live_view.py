@@ -46,8 +46,8 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
             "Messages sent / pending",
             Text(f"{snapshot.messages_sent} / {snapshot.messages_pending}"),
         )
-    failed = Text(f" ({tasks_failed} failed)", style="red") if tasks_failed else ""
-    table.add_row("Tasks run", Text.assemble(str(tasks_ok), failed))
+    failed = Text(f", {tasks_failed} failed", style="red") if tasks_failed else ""
+    table.add_row("Tasks finished", Text.assemble(f"{tasks_ok} ok", failed))
     if snapshot.queues is not None:
         queues = ", ".join(f"{q} {n}" for q, n in snapshot.queues.items())
         table.add_row("Waiting in queues", Text(queues or "-"))

@@ -8,18 +8,18 @@ run.
 
 import datetime
 import os
-import re
 import shutil
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from acoupi.components.sqlite_db import datetime_to_db
 from acoupi.runtime.backlog import get_backlog
 from acoupi.runtime.coverage import Span
+from acoupi.system.errors_summary import LogError, LogErrorReader
 
 __all__ = [
     "LogWatcher",
@@ -204,31 +204,48 @@ def recording_spans(database: Path, since: datetime.datetime) -> List[Span]:
     return [(datetime_from_db(start), float(duration)) for start, duration in rows]
 
 
-_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|raised unexpected")
-_TASK_OK = re.compile(r"Task \S+\[[0-9a-f-]+\] succeeded")
-_TASK_FAILED = re.compile(r"Task \S+\[[0-9a-f-]+\] raised")
-
-
 class LogWatcher:
     """Follow the children's log files: last error, tasks done and failed.
 
     Only the bytes written since the last look are read (at most
     ``max_read`` per file and look), so following stays cheap however long
-    the logs grow.
+    the logs grow. Errors are reduced to one line each by
+    :class:`acoupi.system.errors_summary.LogErrorReader`.
     """
 
     def __init__(self, paths: Sequence[Path], max_read: int = 256 * 1024) -> None:
         self.max_read = max_read
         self.offsets: Dict[Path, int] = {}
+        self.readers: Dict[Path, LogErrorReader] = {}
         for path in paths:
             # Start at the end: errors of earlier runs are not news.
             try:
                 self.offsets[path] = path.stat().st_size
             except OSError:
                 self.offsets[path] = 0
-        self.last_error: Optional[str] = None
-        self.tasks_ok = 0
-        self.tasks_failed = 0
+            self.readers[path] = LogErrorReader()
+        self._last: Optional[LogError] = None
+        self._last_source = ""
+
+    @property
+    def succeeded(self) -> Dict[str, int]:
+        """Tasks that succeeded, per short task name."""
+        return _add(reader.succeeded for reader in self.readers.values())
+
+    @property
+    def failed(self) -> Dict[str, int]:
+        """Tasks that failed, per short task name."""
+        return _add(reader.failed for reader in self.readers.values())
+
+    @property
+    def tasks_ok(self) -> int:
+        """Tasks that succeeded."""
+        return sum(self.succeeded.values())
+
+    @property
+    def tasks_failed(self) -> int:
+        """Tasks that failed."""
+        return sum(self.failed.values())
 
     def poll(self) -> None:
         """Read what was appended since the last call; never raises."""
@@ -246,16 +263,27 @@ class LogWatcher:
             # Keep a partial last line for the next look.
             end = chunk.rfind(b"\n") + 1
             self.offsets[path] = start + end
-            for line in chunk[:end].decode("utf-8", "replace").splitlines():
-                self._line(path, line)
+            reader = self.readers[path]
+            before = reader.errors
+            reader.feed_all(chunk[:end].decode("utf-8", "replace").splitlines())
+            if reader.errors != before:
+                self._last, self._last_source = reader.last, path.stem
 
-    def _line(self, path: Path, line: str) -> None:
-        if _TASK_OK.search(line):
-            self.tasks_ok += 1
-        elif _TASK_FAILED.search(line):
-            self.tasks_failed += 1
-        if _ERROR.search(line):
-            self.last_error = f"{path.stem}: {line.strip()[:200]}"
+    @property
+    def last_error(self) -> Optional[str]:
+        """The newest failure in one line, naming its task or log."""
+        error = self._last
+        if error is None:
+            return None
+        return f"{error.task or self._last_source}: {error.cause}"
+
+
+def _add(counts: Iterable[Dict[str, int]]) -> Dict[str, int]:
+    total: Dict[str, int] = {}
+    for count in counts:
+        for name, n in count.items():
+            total[name] = total.get(name, 0) + n
+    return total
 
 
 def environment_summary() -> Dict[str, str]:
