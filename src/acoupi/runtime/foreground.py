@@ -37,6 +37,7 @@ from acoupi.runtime.supervisor import (
     beat_spec,
     worker_specs,
 )
+from acoupi.system import foreground_runs
 from acoupi.system.celery import pid_alive
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
@@ -79,6 +80,8 @@ class RunSummary:
     deployment_ended: bool
     seconds: float
     snapshot: Snapshot
+    stopped_because: Optional[str] = None
+    """Why the run stopped, when not by Ctrl-C, SIGTERM or its duration."""
     coverage: Optional[Coverage] = None
     detections_by_tag: Dict[str, int] = field(default_factory=dict)
     tasks_ok: int = 0
@@ -129,6 +132,8 @@ class RunSummary:
             f"Ran {self.seconds:.0f} s; deployment {self.deployment!r} {state}.",
             self._tasks_line(),
         ]
+        if self.stopped_because:
+            lines.insert(0, f"Stopped: {self.stopped_because}.")
         if s.recordings is not None:
             lines.append(f"Recordings made: {s.recordings}")
             if self.coverage is not None and self.coverage.recordings:
@@ -246,6 +251,46 @@ def _undo_deployment(settings: Settings, state: _Deployment) -> None:
         path.unlink(missing_ok=True)
     else:
         atomic_write_text(path, state.previous_file)
+
+
+class _DeploymentWatch:
+    """Notice when the run's deployment is ended or replaced by someone else.
+
+    Only the file's modification time is read each tick; the file itself
+    only when that changes.
+    """
+
+    def __init__(self, settings: Settings, deployment: Deployment) -> None:
+        self.path = Path(settings.deployment_file)
+        self.deployment = deployment
+        self.mtime = self._mtime()
+
+    def _mtime(self) -> Optional[int]:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def changed(self) -> Optional[str]:
+        """Return why the deployment is no longer this run's, or None."""
+        from acoupi.system.deployments import load_deployment_from_file
+
+        mtime = self._mtime()
+        if mtime == self.mtime:
+            return None
+        self.mtime = mtime
+        if mtime is None:
+            return "its deployment file was removed"
+        try:
+            current = load_deployment_from_file(self.path)
+        except Exception:  # a file being replaced: look again next tick
+            self.mtime = None
+            return None
+        if current.id != self.deployment.id:
+            return f"another deployment ({current.name!r}) was started"
+        if current.ended_on is not None:
+            return f"the deployment was ended at {current.ended_on:%H:%M:%S %Z}"
+        return None
 
 
 class _StopSignal:
@@ -404,63 +449,82 @@ def run_foreground(
     logs = LogWatcher([spec.log_path for spec in specs])
     stop = _StopSignal()
     snapshot = Snapshot()
+    watch = _DeploymentWatch(settings, state.deployment)
+    stopped_because: Optional[str] = None
+    foreground_runs.register_run(settings, state.deployment.name)
+    try:
+        with ExitStack() as stack:
+            stop.install(stack)
+            supervisor.start()
+            stack.callback(supervisor.stop)  # also on any error below
+            _record_now(program)
+            if on_started is not None:
+                on_started(supervisor.pids())
+            console.print(_started_line(specs, settings))
+            until = None if duration is None else t0 + duration
+            view = None
+            if live:
+                from rich.live import Live
 
-    with ExitStack() as stack:
-        stop.install(stack)
-        supervisor.start()
-        stack.callback(supervisor.stop)  # also on any error below
-        _record_now(program)
-        if on_started is not None:
-            on_started(supervisor.pids())
-        console.print(_started_line(specs, settings))
-        until = None if duration is None else t0 + duration
-        view = None
-        if live:
-            from rich.live import Live
-
-            view = stack.enter_context(
-                Live(console=console, auto_refresh=False, transient=False)
-            )
-        show_events = _plain_events(console)
-        for _ in _ticks(refresh, stop.event, until):
-            events = supervisor.poll()
-            logs.poll()
-            snapshot = metrics.collect()
-            if view is not None:
-                from acoupi.runtime.live_view import render
-
-                view.update(
-                    render(
-                        snapshot,
-                        supervisor.statuses(),
-                        time.monotonic() - t0,
-                        duration,
-                        logs.tasks_ok,
-                        logs.tasks_failed,
-                        logs.last_error,
-                        list(supervisor.events),
-                        state.deployment.name,
-                    ),
-                    refresh=True,
+                view = stack.enter_context(
+                    Live(console=console, auto_refresh=False, transient=False)
                 )
-            else:
-                show_events(events)
-        seconds = time.monotonic() - t0
-        if stop.received is not None:
-            console.print("Stopping acoupi (waiting for running tasks)...")
-        exit_codes = supervisor.stop()
-    logs.poll()
+            show_events = _plain_events(console)
+            for _ in _ticks(refresh, stop.event, until):
+                events = supervisor.poll()
+                logs.poll()
+                snapshot = metrics.collect()
+                if view is not None:
+                    from acoupi.runtime.live_view import render
 
-    deployment = state.deployment
-    if end:
-        deployment = _end(settings, program, queues, console)
+                    view.update(
+                        render(
+                            snapshot,
+                            supervisor.statuses(),
+                            time.monotonic() - t0,
+                            duration,
+                            logs.tasks_ok,
+                            logs.tasks_failed,
+                            logs.last_error,
+                            list(supervisor.events),
+                            state.deployment.name,
+                        ),
+                        refresh=True,
+                    )
+                else:
+                    show_events(events)
+                stopped_because = _stop_reason(settings, watch)
+                if stopped_because is not None:
+                    break
+            seconds = time.monotonic() - t0
+            stopped_because = stopped_because or _stop_reason(settings, watch)
+            if stopped_because == STOPPED_BY_COMMAND:
+                end = True  # whoever started the deployment
+            elif stopped_because is not None:
+                end = False  # ended or replaced elsewhere: not ours to end
+            if stop.received is not None or stopped_because is not None:
+                console.print("Stopping acoupi (waiting for running tasks)...")
+            # Workers stop before the deployment ends: nothing is recorded
+            # under an ended deployment.
+            exit_codes = supervisor.stop()
+        logs.poll()
+
+        deployment = state.deployment
+        ended = False
+        if end:
+            ended_now = _end(settings, program, queues, console)
+            ended = ended_now is not None
+            deployment = ended_now or deployment
+    finally:
+        foreground_runs.clear_run(settings)
     snapshot = metrics.collect()
     return _summary(
         settings,
         program,
         deployment,
-        end,
+        ended or stopped_because is not None,
         seconds,
+        stopped_because,
         snapshot,
         started,
         logs,
@@ -479,14 +543,41 @@ def _started_line(specs: List[ChildSpec], settings: Settings) -> str:
     )
 
 
+STOPPED_BY_COMMAND = "`acoupi deployment stop` ended the deployment"
+
+
+def _stop_reason(settings: Settings, watch: _DeploymentWatch) -> Optional[str]:
+    """Return why the run must stop now (besides signals and duration)."""
+    if foreground_runs.stop_requested(settings):
+        return STOPPED_BY_COMMAND
+    return watch.changed()
+
+
 def _end(
     settings: Settings, program: Any, queues: List[str], console: Console
-) -> Deployment:
-    """End the deployment, flush what waits, empty the queues."""
+) -> Optional[Deployment]:
+    """End the deployment, flush what waits, empty the queues.
+
+    Returns None when the deployment had already ended (nothing to do).
+    """
     from acoupi.system import deployments
+    from acoupi.system.deployments import InvalidDeploymentError
+
+    try:
+        deployment = deployments.end_deployment(settings)
+    except InvalidDeploymentError:
+        raise
+    except DeploymentError:
+        return None
+    _finish(program, deployment, queues, console)
+    return deployment
+
+
+def _finish(
+    program: Any, deployment: Deployment, queues: List[str], console: Console
+) -> None:
     from acoupi.system.broker import purge_queues
 
-    deployment = deployments.end_deployment(settings)
     program.on_end(deployment)
     try:
         # The recordings these tasks were for were just processed by
@@ -494,7 +585,6 @@ def _end(
         purge_queues(program.app, queues)
     except Exception as error:
         console.print(f"[yellow]Could not empty the task queues: {error}[/yellow]")
-    return deployment
 
 
 def _summary(
@@ -503,6 +593,7 @@ def _summary(
     deployment: Deployment,
     ended: bool,
     seconds: float,
+    stopped_because: Optional[str],
     snapshot: Snapshot,
     started: datetime.datetime,
     logs: LogWatcher,
@@ -527,6 +618,7 @@ def _summary(
         deployment=deployment.name,
         deployment_ended=ended,
         seconds=seconds,
+        stopped_because=stopped_because,
         snapshot=snapshot,
         coverage=coverage,
         detections_by_tag=by_tag,
