@@ -106,10 +106,15 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
         """Process recordings left in tmp, then file and send them."""
         super().on_end(deployment)
         remaining = get_temp_files(self.config.paths.tmp_audio)
-        if not remaining:
+        waiting = self.store.get_recordings_by_path(remaining) if remaining else []
+        if not waiting:
             return
-        print(f"Processing {len(remaining)} remaining recordings...")
-        for recording, _ in self.store.get_recordings_by_path(remaining):
+        count = len(waiting)
+        print(
+            f"Running the model on the {count} recording"
+            f"{'' if count == 1 else 's'} still waiting..."
+        )
+        for recording, _ in waiting:
             self.tasks["detection_task"].apply((recording,))
         self.tasks["file_management_task"].apply()
         if self.messenger is not None and "send_messages_task" in self.tasks:
