@@ -13,6 +13,7 @@ from typing import List
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.message_factories import FullModelOutputMessageBuilder
 from acoupi.components.model_template import TestModel
 from acoupi.components.recording_files import recording_filename
 from acoupi.programs.templates import (
@@ -75,3 +76,6 @@ class SlowDetectionProgram(DetectionProgram[SlowConfig]):
 
     def get_recording_conditions(self, config: SlowConfig) -> List:
         return []  # record at any time of day
+
+    def get_message_factories(self, config: SlowConfig) -> List:
+        return [FullModelOutputMessageBuilder()]

@@ -142,11 +142,7 @@ class RunSummary:
                 f"Processed by the model: {known(s.model_outputs)}; "
                 f"detections: {known(s.detections)}" + _by_tag(self.detections_by_tag)
             )
-        if s.messages_sent is not None or s.messages_pending is not None:
-            lines.append(
-                f"Messages sent: {known(s.messages_sent)}; "
-                f"pending: {known(s.messages_pending)}"
-            )
+        lines += _message_lines(s)
         if self.restarts:
             lines.append(f"Process restarts: {self.restarts}")
         recovered = self.recovery
@@ -168,6 +164,19 @@ class RunSummary:
                 f"above; details in {self.log_dir}."
             )
         return lines
+
+
+def _message_lines(s: Snapshot) -> List[str]:
+    if s.messenger is False:
+        line = "Messages: none sent or kept (no messenger configured"
+        if s.messages_pending:
+            line += f"; {s.messages_pending} kept from before wait for one"
+        return [line + ")."]
+    if s.messages_sent is None and s.messages_pending is None:
+        return []
+    sent = "unknown" if s.messages_sent is None else s.messages_sent
+    pending = "unknown" if s.messages_pending is None else s.messages_pending
+    return [f"Messages sent: {sent}; pending: {pending}"]
 
 
 def running_processes(settings: Settings) -> Dict[str, int]:

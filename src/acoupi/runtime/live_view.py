@@ -41,7 +41,9 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
     table.add_row("Processed by the model", _value(snapshot.model_outputs))
     table.add_row("Detections", _value(snapshot.detections))
     table.add_row("Detection backlog", _value(snapshot.backlog))
-    if snapshot.messages_pending is not None or snapshot.messages_sent is not None:
+    if snapshot.messenger is False:
+        table.add_row("Messages", Text("not sent: no messenger configured", "dim"))
+    elif snapshot.messages_pending is not None or snapshot.messages_sent is not None:
         table.add_row(
             "Messages sent / pending",
             Text(f"{snapshot.messages_sent} / {snapshot.messages_pending}"),

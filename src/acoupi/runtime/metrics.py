@@ -48,6 +48,9 @@ class Snapshot:
 
     messages_pending: Optional[int] = None
     messages_sent: Optional[int] = None
+    messenger: Optional[bool] = None
+    """Whether a messenger sends the messages (None: not a messaging program)."""
+
     queues: Optional[Dict[str, int]] = None
     """Messages waiting per Celery queue."""
 
@@ -139,6 +142,8 @@ class MetricsCollector:
         snapshot.recordings, snapshot.model_outputs, snapshot.detections = row
 
     def _messages(self, snapshot: Snapshot) -> None:
+        if hasattr(self.program, "messenger"):
+            snapshot.messenger = self.program.messenger is not None
         if self.message_db is None or not self.message_db.exists():
             return
         with closing(_connect_ro(self.message_db)) as connection:

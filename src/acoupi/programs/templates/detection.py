@@ -144,7 +144,14 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
         return []
 
     def create_detection_task(self, config: C) -> Callable[[data.Recording], None]:
-        """Return the detection task."""
+        """Return the detection task.
+
+        Without a messenger no message is made: nothing would ever send
+        it, and the outbox would grow by one message per recording forever.
+        """
+        factories = (
+            self.get_message_factories(config) if self.messenger is not None else []
+        )
         return generate_detection_task(
             store=self.store,
             model=self.model,
@@ -152,7 +159,7 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
             logger=self.logger.getChild("detection"),
             output_cleaners=self.get_output_cleaners(config),
             processing_filters=self.get_processing_filters(config),
-            message_factories=self.get_message_factories(config),
+            message_factories=factories,
         )
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
