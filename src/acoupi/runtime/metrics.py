@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from acoupi.components.sqlite_db import datetime_to_db
 from acoupi.runtime.backlog import get_backlog
 from acoupi.runtime.coverage import Span
+from acoupi.runtime.run_counts import OutboxCounts, StoreCounts
 from acoupi.system.errors_summary import LogError, LogErrorReader
 
 __all__ = [
@@ -29,16 +30,13 @@ __all__ = [
     "recording_spans",
 ]
 
-_SUCCESS = 0
-"""``ResponseStatus.SUCCESS`` as stored in the message database."""
-
 
 @dataclass
 class Snapshot:
     """Figures at one moment; None means "could not be read"."""
 
     recordings: Optional[int] = None
-    """Recordings stored since the run started."""
+    """Recordings stored since the run started (rows added during the run)."""
 
     model_outputs: Optional[int] = None
     """Recordings the model processed since the run started."""
@@ -113,6 +111,19 @@ class MetricsCollector:
         self.store_db = _db_path(getattr(program, "store", None))
         self.message_db = _db_path(getattr(program, "message_store", None))
         self.recordings_dir = _config_path(program, "paths", "recordings")
+        self.store_counts = StoreCounts()
+        self.outbox = OutboxCounts()
+        try:
+            self._start_counts()
+        except sqlite3.Error:  # busy: the first collect starts them
+            pass
+
+    def _start_counts(self) -> None:
+        if self.store_db is None or not self.store_db.exists():
+            self.store_counts.start(None)
+            return
+        with closing(_connect_ro(self.store_db)) as connection:
+            self.store_counts.start(connection)
 
     def collect(self) -> Snapshot:
         """Return the current figures; never raises."""
@@ -130,16 +141,13 @@ class MetricsCollector:
         if self.store_db is None or not self.store_db.exists():
             return
         with closing(_connect_ro(self.store_db)) as connection:
-            # One statement, one consistent read of the three counts.
-            row = connection.execute(
-                "SELECT"
-                " (SELECT COUNT(*) FROM recording WHERE datetime >= :since),"
-                " (SELECT COUNT(*) FROM model_output WHERE created_on >= :since),"
-                " (SELECT COUNT(*) FROM detection d JOIN model_output m"
-                "   ON d.model_output_id = m.id WHERE m.created_on >= :since)",
-                {"since": self.since},
-            ).fetchone()
-        snapshot.recordings, snapshot.model_outputs, snapshot.detections = row
+            # Only the rows added since the last look: the same cost on the
+            # first day and the hundredth.
+            self.store_counts.update(connection)
+        counts = self.store_counts
+        snapshot.recordings = counts.recordings
+        snapshot.model_outputs = counts.model_outputs
+        snapshot.detections = counts.detections
 
     def _messages(self, snapshot: Snapshot) -> None:
         if hasattr(self.program, "messenger"):
@@ -147,15 +155,9 @@ class MetricsCollector:
         if self.message_db is None or not self.message_db.exists():
             return
         with closing(_connect_ro(self.message_db)) as connection:
-            sent = (
-                "EXISTS (SELECT 1 FROM response r WHERE r.message_id = m.id"
-                f" AND r.status = {_SUCCESS})"
-            )
-            row = connection.execute(
-                f"SELECT SUM(NOT {sent}), SUM({sent}) FROM message m"
-            ).fetchone()
-        snapshot.messages_pending = int(row[0] or 0)
-        snapshot.messages_sent = int(row[1] or 0)
+            self.outbox.update(connection)
+        snapshot.messages_pending = self.outbox.pending
+        snapshot.messages_sent = self.outbox.sent
 
     def _queues(self, snapshot: Snapshot) -> None:
         from acoupi.system.broker import queue_depths
@@ -183,15 +185,22 @@ class MetricsCollector:
         snapshot.disk_free = shutil.disk_usage(path).free
 
 
+DETECTIONS_BY_TAG = (
+    # CROSS JOIN keeps this order: the model outputs of the window (by
+    # their created_on index), then their detections and tags (by their
+    # foreign key indexes). Left to the planner, every tag was scanned.
+    "SELECT t.value, COUNT(DISTINCT d.id) FROM model_output m"
+    " CROSS JOIN detection d ON d.model_output_id = m.id"
+    " CROSS JOIN predicted_tag t ON t.detection_id = d.id"
+    " WHERE m.created_on >= ? GROUP BY t.value ORDER BY t.value"
+)
+
+
 def detections_by_tag(database: Path, since: datetime.datetime) -> Dict[str, int]:
     """Count detections per tag value (e.g. ``bat``, ``bird``) since ``since``."""
     with closing(_connect_ro(database)) as connection:
         rows = connection.execute(
-            "SELECT t.value, COUNT(DISTINCT d.id) FROM predicted_tag t"
-            " JOIN detection d ON t.detection_id = d.id"
-            " JOIN model_output m ON d.model_output_id = m.id"
-            " WHERE m.created_on >= ? GROUP BY t.value ORDER BY t.value",
-            (datetime_to_db(since),),
+            DETECTIONS_BY_TAG, (datetime_to_db(since),)
         ).fetchall()
     return {str(value): int(count) for value, count in rows}
 
