@@ -105,6 +105,8 @@ def run_in_foreground(
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if summary.exit_code:
+        ctx.exit(summary.exit_code)
 
 
 @click.command(short_help="Process recordings a crash left behind.")

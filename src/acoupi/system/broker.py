@@ -365,3 +365,9 @@ class Transport(filesystem.Transport):
     """The embedded broker's transport (see :class:`Channel`)."""
 
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> Dict[str, Any]:
+        # Folders, not a host: with kombu's default "localhost" every
+        # connection logged "No hostname was supplied" in the worker logs.
+        return {"port": self.default_port}

@@ -19,6 +19,7 @@ from acoupi.programs.templates.basic import (
     BasicProgramConfiguration,
 )
 from acoupi.programs.templates.checks import run_component_check
+from acoupi.system.folders import storage_path
 from acoupi.tasks import generate_heartbeat_task, generate_send_messages_task
 
 __all__ = [
@@ -31,9 +32,7 @@ __all__ = [
 class MessagingConfig(BaseModel):
     """Where messages are kept and how they are sent."""
 
-    messages_db: Path = Field(
-        default_factory=lambda: Path.home() / "storages" / "messages.db"
-    )
+    messages_db: Path = Field(default_factory=lambda: storage_path("messages.db"))
     message_send_interval: int = 120
     """Seconds between two runs of the send task."""
 
