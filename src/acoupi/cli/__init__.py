@@ -9,6 +9,7 @@ from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
 from acoupi.cli.deployment import deployment
 from acoupi.cli.logs import logs
+from acoupi.cli.programs import programs
 from acoupi.cli.run import recover, run
 from acoupi.cli.tasks import task
 from acoupi.cli.workers import workers
@@ -16,12 +17,14 @@ from acoupi.cli.workers import workers
 acoupi.add_command(run)
 acoupi.add_command(recover)
 acoupi.add_command(logs)
+acoupi.add_command(programs)
 
 __all__ = [
     "acoupi",
     "config",
     "deployment",
     "logs",
+    "programs",
     "recover",
     "run",
     "task",

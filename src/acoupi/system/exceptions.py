@@ -102,7 +102,7 @@ class NotConfiguredError(AcoupiError):
     """acoupi has not been set up in this home."""
 
     def __init__(
-        self, message: str = "Acoupi is not setup.", help: Optional[str] = None
+        self, message: str = "Acoupi is not set up.", help: Optional[str] = None
     ):
         super().__init__(message, help or "Run `acoupi setup` first.")
 

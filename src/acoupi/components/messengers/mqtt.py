@@ -63,10 +63,12 @@ class MQTTConfig(BaseModel):
     """
 
     host: str
-    username: str
+    username: Optional[str] = None
+    """None (or empty) connects anonymously, as most local brokers allow."""
     password: Optional[SecretStr] = None
     topic: str = "acoupi"
-    port: int = 1884
+    port: int = 1883
+    """1883 is the standard MQTT port (8883 with TLS)."""
     timeout: int = 5
     use_tls: bool = False
     ca_certs: Optional[Path] = None
@@ -130,7 +132,7 @@ class MQTTMessenger(types.Messenger):
         self,
         host: str,
         topic: str,
-        port: int = 1884,
+        port: int = 1883,
         username: Optional[str] = None,
         password: Optional[Union[str, SecretStr]] = None,
         timeout: float = 5,

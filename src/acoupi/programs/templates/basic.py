@@ -55,10 +55,10 @@ def _recordings(count: int) -> str:
 class AudioConfiguration(BaseModel):
     """When and how long to record."""
 
-    duration: int = 3
+    duration: int = Field(default=3, gt=0)
     """Length of each recording, in seconds."""
 
-    interval: int = 10
+    interval: int = Field(default=10, gt=0)
     """Seconds between the starts of two recordings."""
 
     chunksize: Annotated[int, NoUserPrompt] = 8192

@@ -33,10 +33,10 @@ class MessagingConfig(BaseModel):
     """Where messages are kept and how they are sent."""
 
     messages_db: Path = Field(default_factory=lambda: storage_path("messages.db"))
-    message_send_interval: int = 120
+    message_send_interval: int = Field(default=120, gt=0)
     """Seconds between two runs of the send task."""
 
-    heartbeat_interval: int = 3600
+    heartbeat_interval: int = Field(default=3600, gt=0)
     """Seconds between two heartbeats."""
 
     http: Optional[HTTPConfig] = None
