@@ -107,9 +107,22 @@ def run_health_checks(ctx: click.Context) -> None:
         If a check fails; the command line shows its message.
     """
     from acoupi import system
+    from acoupi.system.databases import database_states
+    from acoupi.system.exceptions import HealthCheckError
 
     settings = get_settings(ctx)
     click.echo("Running health checks...")
+    # Before loading the program: a damaged database may stop it loading,
+    # and the outbox is only opened when a message is stored.
+    damaged = [state for state in database_states(settings) if state.problem]
+    if damaged:
+        outbox_only = all(state.name == "messages" for state in damaged)
+        raise HealthCheckError(
+            " ".join(state.describe_problem() for state in damaged),
+            "Recording goes on meanwhile, but no message is stored or sent."
+            if outbox_only
+            else "Nothing can be stored until this is fixed.",
+        )
     program = system.load_program(settings)
     program.check(program.config)
     click.secho("Health checks passed.", fg="green")

@@ -175,32 +175,34 @@ def translate_sqlite_error(
     return None
 
 
-def diagnose_database(path: Path) -> Optional[str]:
-    """Return what is wrong with an existing database file, or None if fine.
+def diagnose_database(path: Path) -> Optional[DatabaseFileError]:
+    """Return what is wrong with a database path, or None if it is usable.
 
-    Opens the file read-only and runs SQLite's ``quick_check``; never
-    modifies it. A missing file is fine (it is created on first use).
+    Opens an existing file read-only and runs SQLite's ``quick_check``;
+    never modifies anything. A missing file is fine (it is created on first
+    use) as long as its folder can be created.
     """
     path = Path(path)
+    if _first_blocking_parent(path) is not None or path.is_dir():
+        return describe_open_error(path, OSError(errno.EISDIR, "not usable"))
     if not path.exists():
-        blocking = _first_blocking_parent(path)
-        return None if blocking is None else f"{blocking} is a file, not a folder"
-    if path.is_dir():
-        return "it is a folder, not a file"
+        return None
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error as error:
-        return str(error)
-    try:
-        rows = connection.execute("PRAGMA quick_check").fetchall()
+        try:
+            rows = connection.execute("PRAGMA quick_check").fetchall()
+        finally:
+            connection.close()
     except sqlite3.Error as error:
         if "locked" in str(error).lower():
             return None
-        return str(error)
-    finally:
-        connection.close()
+        return translate_sqlite_error(path, error) or DatabaseDamagedError(
+            path, str(error)
+        )
     problems = [row[0] for row in rows if row[0] != "ok"]
-    return "; ".join(problems[:3]) or None
+    if problems:
+        return DatabaseDamagedError(path, "; ".join(problems[:3]))
+    return None
 
 
 def _first_blocking_parent(path: Path) -> Optional[Path]:
