@@ -7,6 +7,7 @@ group; each imports only click and light acoupi modules so that
 
 from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
+from acoupi.cli.db import db
 from acoupi.cli.deployment import deployment
 from acoupi.cli.logs import logs
 from acoupi.cli.programs import programs
@@ -18,10 +19,12 @@ acoupi.add_command(run)
 acoupi.add_command(recover)
 acoupi.add_command(logs)
 acoupi.add_command(programs)
+acoupi.add_command(db)
 
 __all__ = [
     "acoupi",
     "config",
+    "db",
     "deployment",
     "logs",
     "programs",

@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.sqlite_errors import DatabaseFileError
 
 __all__ = ["generate_detection_task", "message_id", "model_output_id"]
 
@@ -105,6 +106,11 @@ def generate_detection_task(
                     "id": message_id(model_output.id, index, type(factory).__qualname__)
                 }
             )
-            message_store.store_message(message)
+            try:
+                message_store.store_message(message)
+            except DatabaseFileError as error:
+                # The output is stored; a broken outbox must not fail (and
+                # retry) the detection, nor stop recording.
+                logger.error("Message %s not stored: %s", message.id, error.explain())
 
     return detection_task

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.sqlite_errors import DatabaseFileError
 
 __all__ = [
     "Backoff",
@@ -238,6 +239,14 @@ def generate_send_messages_task(
         )
 
     def send_messages_task() -> None:
+        try:
+            send_messages()
+        except DatabaseFileError as error:
+            # One clear line naming the file and the fix, not a traceback
+            # repeated every run.
+            logger.error("Messages not sent: %s", error.explain())
+
+    def send_messages() -> None:
         if not messengers:
             logger.warning("No messengers configured: messages stay in the store.")
             return

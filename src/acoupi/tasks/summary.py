@@ -4,6 +4,7 @@ import logging
 from typing import Callable, List, Optional
 
 from acoupi.components import types
+from acoupi.components.sqlite_errors import DatabaseFileError
 from acoupi.components.timewindows import Clock
 from acoupi.timeutil import now_utc
 
@@ -54,6 +55,9 @@ def generate_summariser_task(
                 continue
             if message is None:
                 continue
-            message_store.store_message(message)
+            try:
+                message_store.store_message(message)
+            except DatabaseFileError as error:
+                logger.error("Summary %s not stored: %s", message.id, error.explain())
 
     return summary_task

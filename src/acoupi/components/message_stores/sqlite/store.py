@@ -39,6 +39,11 @@ class SqliteMessageStore(types.MessageStore):
     Messages are few and small, and losing one silently would defeat the
     purpose of an outbox, so the extra flush is worth it.
 
+    The file is opened on first use, not when the store is created: a
+    damaged outbox then fails only the calls that send or store messages
+    (with a :class:`~acoupi.components.sqlite_errors.DatabaseFileError`
+    naming the file and the fix), never a program's recording.
+
     Parameters
     ----------
     db_path
@@ -49,7 +54,9 @@ class SqliteMessageStore(types.MessageStore):
 
     def __init__(self, db_path: Path, synchronous: Synchronous = "FULL") -> None:
         self.db_path = Path(db_path)
-        self.database = Database(self.db_path, MIGRATIONS, synchronous=synchronous)
+        self.database = Database(
+            self.db_path, MIGRATIONS, synchronous=synchronous, lazy=True
+        )
 
     def close(self) -> None:
         """Close this thread's connection (it is reopened on next use)."""
@@ -82,14 +89,14 @@ class SqliteMessageStore(types.MessageStore):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self.database.connection().execute(sql, params).fetchall()
+        with self.database.read() as connection:
+            rows = connection.execute(sql, params).fetchall()
         return [_message(row) for row in rows]
 
     def count_unsent(self) -> int:
         """Return how many messages have no SUCCESS response."""
-        row = (
-            self.database.connection().execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
-        )
+        with self.database.read() as connection:
+            row = connection.execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
         return int(row[0])
 
     def store_response(self, response: data.Response) -> None:
