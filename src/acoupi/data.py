@@ -35,6 +35,7 @@ __all__ = [
     "SequenceDetection",
     "Tag",
     "TimeInterval",
+    "detection_class",
     "utc_now",
 ]
 
@@ -215,6 +216,15 @@ class Detection(BaseModel):
     tags: SortedTags = Field(default_factory=list)
     prediction_type: PredictionType = PredictionType.PRESENCE
 
+    def __eq__(self, other: object) -> bool:
+        # A Detection and an EventDetection with the same fields are the
+        # same detection (the store returns the subclass of the stored type).
+        if not isinstance(other, Detection):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 class PresenceDetection(Detection):
     """A region holding one or more target sounds."""
@@ -232,6 +242,22 @@ class EventDetection(Detection):
     """A region holding exactly one sound event."""
 
     prediction_type: PredictionType = PredictionType.EVENT
+
+
+_DETECTION_CLASSES = {
+    PredictionType.PRESENCE: PresenceDetection,
+    PredictionType.SEQUENCE: SequenceDetection,
+    PredictionType.EVENT: EventDetection,
+}
+
+
+def detection_class(
+    prediction_type: Union[PredictionType, str, None],
+) -> type[Detection]:
+    """Return the Detection subclass of a prediction type (None: presence)."""
+    if prediction_type is None:
+        return PresenceDetection
+    return _DETECTION_CLASSES[PredictionType(prediction_type)]
 
 
 class ModelOutput(BaseModel):

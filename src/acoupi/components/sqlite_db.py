@@ -42,6 +42,7 @@ from acoupi.timeutil import as_utc
 __all__ = [
     "BUSY_TIMEOUT_S",
     "Database",
+    "add_column",
     "canonicalise_datetimes",
     "Migration",
     "SchemaVersionError",
@@ -358,3 +359,17 @@ def text_in(column: str, values: Iterable[str]) -> tuple[str, str]:
         f"{column} IN (SELECT value FROM json_each(?))",
         json.dumps(list(values)),
     )
+
+
+def add_column(
+    connection: sqlite3.Connection, table: str, column: str, declaration: str
+) -> None:
+    """Add ``column`` to ``table`` unless the file already has it.
+
+    Files written by other acoupi versions may already hold the column (for
+    example ``message.message_type`` in acoupi 0.8 files); SQLite has no
+    ``ADD COLUMN IF NOT EXISTS``. Names are code constants, never user input.
+    """
+    existing = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+    if column not in existing:
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")

@@ -9,7 +9,7 @@ BLOBs, ``response.status`` is the integer value of
 
 import sqlite3
 
-from acoupi.components.sqlite_db import Migration, canonicalise_datetimes
+from acoupi.components.sqlite_db import Migration, add_column, canonicalise_datetimes
 
 __all__ = ["MIGRATIONS"]
 
@@ -48,6 +48,15 @@ def _canonicalise_legacy_values(connection: sqlite3.Connection) -> None:
     )
 
 
+def _add_message_type(connection: sqlite3.Connection) -> None:
+    """Add acoupi 0.8's ``message.message_type`` (NULL: no type).
+
+    Binary contents need no change: a BLOB stored in the TEXT column stays
+    a BLOB (SQLite's type affinity never converts BLOBs).
+    """
+    add_column(connection, "message", "message_type", "TEXT")
+
+
 MIGRATIONS = (
     Migration(
         "tables (as in acoupi 0.3) and outbox indexes",
@@ -57,5 +66,6 @@ MIGRATIONS = (
         "canonical datetimes in files from acoupi 0.3",
         step=_canonicalise_legacy_values,
     ),
+    Migration("message types (acoupi 0.8)", step=_add_message_type),
 )
 """Ordered schema history; the schema version is its length."""

@@ -14,7 +14,7 @@ is none (0.3 files declare the column NOT NULL).
 
 import sqlite3
 
-from acoupi.components.sqlite_db import Migration, canonicalise_datetimes
+from acoupi.components.sqlite_db import Migration, add_column, canonicalise_datetimes
 
 __all__ = ["MIGRATIONS"]
 
@@ -111,6 +111,15 @@ def _canonicalise_legacy_values(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE recording SET path = NULL WHERE path = 'None'")
 
 
+def _add_prediction_type(connection: sqlite3.Connection) -> None:
+    """Add acoupi 0.8's ``detection.prediction_type``.
+
+    NULL (every detection stored before) reads as ``presence``, the type a
+    0.3 model's detections get.
+    """
+    add_column(connection, "detection", "prediction_type", "TEXT")
+
+
 MIGRATIONS = (
     Migration(
         "tables (as in acoupi 0.3) and query indexes",
@@ -120,5 +129,6 @@ MIGRATIONS = (
         "canonical datetimes and NULL paths in files from acoupi 0.3",
         step=_canonicalise_legacy_values,
     ),
+    Migration("detection prediction types (acoupi 0.8)", step=_add_prediction_type),
 )
 """Ordered schema history; the schema version is its length."""
