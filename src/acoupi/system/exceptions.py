@@ -11,11 +11,14 @@ __all__ = [
     "CeleryUnavailableError",
     "ConfigurationError",
     "DeploymentError",
+    "DeviceError",
+    "DeviceUnavailableError",
     "HealthCheckError",
     "InvalidProgramError",
     "NotConfiguredError",
     "ParameterError",
     "ProgramNotFoundError",
+    "RecordingError",
     "ServiceError",
 ]
 
@@ -63,6 +66,18 @@ class HealthCheckError(AcoupiError):
 
     def __init__(self, message: str, help: Optional[str] = None):
         super().__init__(message, help)
+
+
+class DeviceError(AcoupiError):
+    """An audio device or backend failed (acoupi 0.8)."""
+
+
+class DeviceUnavailableError(DeviceError):
+    """An audio device or the tool to record from it is missing."""
+
+
+class RecordingError(DeviceError):
+    """A recording could not be made."""
 
 
 class DeploymentError(AcoupiError):
