@@ -8,8 +8,10 @@ expansion, file name template), so both backends give the same files.
 import datetime
 import logging
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -34,6 +36,9 @@ PW_RECORD = "pw-record"
 
 START_GRACE = 5.0
 """Seconds ``pw-record`` may take beyond the recording to connect and finish."""
+
+WAV_HEADER_BYTES = 44
+"""Size of the header ``pw-record`` writes before the samples."""
 
 
 def record_audio(
@@ -77,37 +82,51 @@ def record_audio(
         f"--rate={samplerate}",
         f"--channels={audio_channels}",
         "--format=s16",
-        f"--sample-count={samples}",
     ]
     if device_name and device_name != "default":
         command.append(f"--target={device_name}")
     command.append(str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    # pw-record before 1.0 has no --sample-count: stop it with SIGINT (it
+    # then finishes the WAV header) once the file holds enough frames.
+    wanted_bytes = WAV_HEADER_BYTES + samples * audio_channels * 2
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + duration + START_GRACE
     try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=duration + START_GRACE,
-        )
-    except subprocess.TimeoutExpired as error:
+        while process.poll() is None and time.monotonic() < deadline:
+            if path.exists() and path.stat().st_size >= wanted_bytes:
+                break
+            time.sleep(min(0.05, duration / 10))
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=START_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+    size = path.stat().st_size if path.exists() else 0
+    if size < wanted_bytes:
+        detail = (stderr or "").strip().splitlines()
         raise RecordingError(
-            f"{PW_RECORD} did not finish within {duration + START_GRACE:.0f} s.",
-            help="Check that PipeWire is running (`pw-cli info 0`) and that "
-            f"the device {device_name!r} is connected.",
-        ) from error
-    if result.returncode != 0 or not path.exists() or path.stat().st_size <= 44:
-        detail = (result.stderr or result.stdout or "").strip().splitlines()
-        raise RecordingError(
-            f"PipeWire could not record from {device_name!r}"
+            f"PipeWire recorded {max(0, size - WAV_HEADER_BYTES)} of "
+            f"{wanted_bytes - WAV_HEADER_BYTES} bytes from {device_name!r}"
             + (f": {detail[-1]}" if detail else "."),
-            help="List the inputs with `pw-cli ls Node` and check the device "
-            "name, sample rate and channels.",
+            help="Check that PipeWire and its session manager run "
+            "(`pw-cli info 0`), and the device name, sample rate and "
+            "channels (`pw-cli ls Node`).",
         )
 
 
-def _read_clip(path: Path, samplerate: int, created_on: datetime.datetime) -> "Clip":
+def _read_clip(
+    path: Path, samplerate: int, n_frames: int, created_on: datetime.datetime
+) -> "Clip":
     import numpy as np
 
     from acoupi.audio.clip import Clip
@@ -119,9 +138,10 @@ def _read_clip(path: Path, samplerate: int, created_on: datetime.datetime) -> "C
                 f"{PW_RECORD} wrote {8 * wav.getsampwidth()}-bit samples, not 16.",
                 help="Update PipeWire; acoupi asks for --format=s16.",
             )
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        # The header's frame count may be stale; read what is there.
+        frames = np.frombuffer(wav.readframes(n_frames), dtype="<i2")
     return Clip(
-        frames=frames.reshape(-1, channels),
+        frames=frames.reshape(-1, channels)[:n_frames].copy(),
         start_frame=0,
         samplerate=samplerate,
         created_on=created_on,
@@ -170,7 +190,8 @@ class PWRecorder(BaseAudioRecorder):
                 self.device_name,
                 duration,
             )
-            return _read_clip(path, self.samplerate, created_on)
+            n_frames = round(duration * self.samplerate)
+            return _read_clip(path, self.samplerate, n_frames, created_on)
 
     def _scratch(self) -> Path:
         self.audio_dir.mkdir(parents=True, exist_ok=True)
