@@ -86,6 +86,10 @@ class Recording(BaseModel):
     audio_channels: Optional[int] = Field(default=1, repr=False)
     chunksize: Optional[int] = Field(default=4096, repr=False)
     id: UUID = Field(default_factory=uuid4)
+    time_expansion: float = Field(default=1, gt=0, repr=False)
+    """How many times slower the file plays than the sound happened (acoupi
+    0.8): the WAV header rate is ``samplerate / time_expansion``, while
+    ``samplerate`` stays the rate the microphone sampled at."""
 
     @field_validator("duration")
     @classmethod

@@ -171,6 +171,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             audio_dir=config.paths.tmp_audio,
             continuous=config.recording.interval <= config.recording.duration,
             filename_template=config.recording.filename_template,
+            time_expansion=getattr(config.microphone, "time_expansion", 1),
         )
 
     def configure_store(self, config: C) -> types.Store:
