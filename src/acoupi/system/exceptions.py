@@ -72,18 +72,6 @@ class HealthCheckError(AcoupiError):
         super().__init__(message, help)
 
 
-class DeviceError(AcoupiError):
-    """An audio device or backend failed (acoupi 0.8)."""
-
-
-class DeviceUnavailableError(DeviceError):
-    """An audio device or the tool to record from it is missing."""
-
-
-class RecordingError(DeviceError):
-    """A recording could not be made."""
-
-
 class DeploymentError(AcoupiError):
     """A deployment could not be started, read or ended."""
 
