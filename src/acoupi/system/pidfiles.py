@@ -173,7 +173,7 @@ def remove_stale_pidfiles(run_dir: Path) -> list[str]:
     whose PID was reused, and ``celery multi stop`` signals that PID. Call
     this before either.
     """
-    removed = []
+    removed: list[str] = []
     if not run_dir.is_dir():
         return removed
     for pidfile in sorted(run_dir.glob("*.pid")):
