@@ -54,14 +54,19 @@ class RecoveryReport:
     left: List[Path] = field(default_factory=list)
     """Complete recordings left for the file management task."""
 
+    pending: List[Path] = field(default_factory=list)
+    """Recordings whose detection is already queued or running (not queued
+    a second time)."""
+
     failed: List[str] = field(default_factory=list)
     """Files recovery could not handle (left in place), with the reason."""
 
     def describe(self) -> str:
         """One line for reports."""
         return (
-            f"{len(self.redispatched)} re-queued, {len(self.registered)} "
-            f"registered, {len(self.left)} left for filing, "
+            f"{len(self.redispatched)} re-queued, {len(self.pending)} already "
+            f"queued, {len(self.registered)} registered, {len(self.left)} left "
+            "for filing, "
             f"{len(self.quarantined)} quarantined, {len(self.failed)} failed"
         )
 
@@ -72,6 +77,7 @@ class RecoveryReport:
             len(items)
             for items in (
                 self.redispatched,
+                self.pending,
                 self.quarantined,
                 self.left,
                 self.failed,
@@ -159,6 +165,21 @@ class _Recovery:
         self.quarantine_dir = Path(program.config.paths.recordings) / QUARANTINE_FOLDER
         self.required = list(self._required_models())
         self.detect = program.tasks.get("detection_task")
+        self._pending = self._pending_detections()
+
+    def _pending_detections(self) -> Optional[List[str]]:
+        """Arguments of the detection tasks not yet finished (None: unknown)."""
+        if self.detect is None:
+            return None
+        from acoupi.system.broker import pending_task_arguments
+
+        route = getattr(self.program, "get_recording_callback_queue", None)
+        try:
+            queue = (route(self.program.config) if route else None) or "celery"
+            return pending_task_arguments(self.program.app, queue)
+        except Exception as error:  # unknown: queue again rather than lose it
+            logger.warning("Could not list the queued detections: %s", error)
+            return None
 
     def _required_models(self) -> List[str]:
         getter = getattr(self.program, "get_required_models", None)
@@ -179,11 +200,20 @@ class _Recovery:
             return
         done = {output.name_model for output in outputs}
         if self.detect is not None and any(m not in done for m in self.required):
+            if self._already_pending(recording):
+                self.report.pending.append(path)
+                return
             self.detect.apply_async((recording,))
             self.report.redispatched.append(path)
             logger.info("Detection queued again for %s.", path)
         else:
             self.report.left.append(path)
+
+    def _already_pending(self, recording: data.Recording) -> bool:
+        """Whether detection of ``recording`` is queued or running already."""
+        if self._pending is None:
+            return False
+        return any(str(recording.id) in arguments for arguments in self._pending)
 
     def _find(
         self, path: Path

@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -52,6 +52,7 @@ __all__ = [
     "celery_conf_for",
     "check_embedded_broker",
     "is_embedded",
+    "pending_task_arguments",
     "purge_queues",
     "queue_depths",
 ]
@@ -275,6 +276,42 @@ def queue_depths(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
                 except Exception:  # closing a broken channel may fail too
                     pass
     return depths
+
+
+def pending_task_arguments(app: "Celery", queue: str) -> Optional[List[str]]:
+    """Return the arguments (as text) of every unfinished task of ``queue``.
+
+    Both the tasks waiting in the queue and those a worker has claimed are
+    included. Only the embedded broker can be looked into without taking
+    messages; for other brokers the answer is None (unknown).
+
+    Parameters
+    ----------
+    app
+        A Celery app configured with :func:`celery_conf_for`.
+    queue
+        Queue name.
+
+    Returns
+    -------
+    list of str or None
+        Celery's ``argsrepr`` header of each pending task, or None.
+    """
+    if app.conf.broker_transport != EMBEDDED_TRANSPORT:
+        return None
+    options = app.conf.broker_transport_options or {}
+    folder = Path(options["data_folder_in"])
+    claimed = Path(options.get("claimed_folder") or folder / "claimed")
+    found = []
+    for path in claims.pending_messages(folder, claimed, queue):
+        if claims.refusal(str(path)) is not None:
+            continue
+        try:
+            headers = loads(bytes_to_str(path.read_bytes())).get("headers") or {}
+        except (OSError, ValueError, AttributeError):
+            continue  # taken meanwhile, or unreadable: the worker sets it aside
+        found.append(str(headers.get("argsrepr") or ""))
+    return found
 
 
 def purge_queues(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
