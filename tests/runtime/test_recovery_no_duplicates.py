@@ -6,6 +6,8 @@ and the queue grew from 2 to 9 over 5 restarts.
 """
 
 import datetime
+import os
+import time
 from typing import Any, Callable
 
 import pytest
@@ -17,6 +19,7 @@ from acoupi.runtime.recovery import recover
 from acoupi.system.broker import queue_depths
 from acoupi.system.constants import Settings
 from acoupi.system.programs import load_program
+from acoupi.system.state import get_status
 from audio_support import write_wav
 
 
@@ -70,3 +73,18 @@ def test_detection_a_worker_is_running_is_not_queued_again(program: Any) -> None
         assert report.pending == [recording.path]
         assert queue_depths(program.app, ["detection"]) == {"detection": 0}
         held.ack()
+
+
+def test_status_counts_a_stranded_recording_and_its_age(
+    slow_program: Callable[..., Settings],
+) -> None:
+    """A recording no queue holds (its worker died) still shows, with its age."""
+    settings = slow_program()
+    recording = _unprocessed(load_program(settings))
+    assert recording.path is not None
+    written = time.time() - 270
+    os.utime(recording.path, (written, written))
+    (settings.home / "notes.wav").write_text("not a recording")
+
+    status = get_status(settings)
+    assert status.pending == "1 recording(s), oldest written 4.5 min ago"

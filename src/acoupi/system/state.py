@@ -46,6 +46,9 @@ class AcoupiStatus(BaseModel):
     deployment: Optional[Deployment]
     backlog: Optional[int] = None
     """Recordings waiting for detection; None when unknown."""
+    pending: Optional[str] = None
+    """Recordings written but not yet filed, wherever they wait, and the age
+    of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
 
 
 def is_configured(settings: Settings) -> bool:
@@ -92,15 +95,17 @@ def _celery_status(settings: Settings) -> CeleryStatus:
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
 
-def _program_state(settings: Settings) -> tuple[ProgramState, Optional[int]]:
+def _program_state(
+    settings: Settings,
+) -> tuple[ProgramState, Optional[int], Optional[str]]:
     """Check the program and measure its detection backlog (one load)."""
     if not is_configured(settings):
-        return ProgramState.ERROR, None
+        return ProgramState.ERROR, None, None
     try:
         program = load_program(settings)
     except Exception:  # loading the program may fail any way
         logger.debug("Could not load the program", exc_info=True)
-        return ProgramState.ERROR, None
+        return ProgramState.ERROR, None, None
     state = check_program(program)
     try:
         from acoupi.runtime.backlog import get_backlog
@@ -109,7 +114,10 @@ def _program_state(settings: Settings) -> tuple[ProgramState, Optional[int]]:
     except Exception:  # broker down: the backlog is unknown, not zero
         logger.debug("Could not measure the backlog", exc_info=True)
         backlog = None
-    return state, backlog
+    from acoupi.runtime.pending import pending_recordings
+
+    pending = pending_recordings(program)
+    return state, backlog, None if pending is None else pending.describe()
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -144,11 +152,12 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_state, settings)
         services = pool.submit(_services_status, settings)
-        program_state, backlog = program.result()
+        program_state, backlog, pending = program.result()
         return AcoupiStatus(
             services=services.result(),
             celery=celery.result(),
             program=program_state,
             deployment=_deployment(settings),
             backlog=backlog,
+            pending=pending,
         )
