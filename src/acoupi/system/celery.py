@@ -204,10 +204,10 @@ def _light_app(
 
 
 def _redact(url: str) -> str:
-    """Hide the password of a broker URL."""
-    from kombu.utils.url import maybe_sanitize_url
+    """Hide the password (and query values) of a broker URL."""
+    from acoupi.system.redact import redact_url
 
-    return str(maybe_sanitize_url(url))
+    return redact_url(url)
 
 
 def _broker_help(settings: Settings, config: Optional[CeleryConfig] = None) -> str:

@@ -20,6 +20,7 @@ from acoupi import data
 from acoupi.components import types
 from acoupi.components.messengers._common import (
     default_logger,
+    redact_text,
     redact_url,
     reveal,
     snippet,
@@ -46,6 +47,10 @@ _MAX_STORED_BODY = 10_000
 """Longest answer body kept in a response; a large page must not bloat the outbox."""
 
 _FORM_TYPE = "application/x-www-form-urlencoded"
+
+# httpx logs every request's full URL at INFO, and the workers log at INFO:
+# a token in the query string went to the worker log in clear.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class HTTPConfig(BaseModel):
@@ -256,7 +261,7 @@ class HTTPMessenger(types.Messenger):
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             raise HealthCheckError(
                 f"Health check failed: Unable to connect to {url}: "
-                f"{type(error).__name__}: {error}",
+                + redact_text(f"{type(error).__name__}: {error}"),
                 help="Check the URL, the network, and that the server is running.",
             ) from None
         finally:
@@ -336,6 +341,8 @@ class HTTPMessenger(types.Messenger):
     def _failure(
         self, message: data.Message, status: data.ResponseStatus, reason: str
     ) -> data.Response:
+        # Exception texts may quote the full URL, query string included.
+        reason = redact_text(reason)
         self.logger.warning(
             "HTTP message %s not delivered (%s): %s", message.id, status.name, reason
         )
