@@ -53,6 +53,10 @@ def acoupi(ctx: click.Context, debug: bool) -> None:
         # A bare ``acoupi`` is a request for help, not a mistake.
         click.echo(ctx.get_help())
         ctx.exit(0)
+    from acoupi.system.permissions import restrict_umask
+
+    # Before anything is written or spawned: workers inherit it.
+    restrict_umask()
     get_settings(ctx)
 
 

@@ -9,7 +9,13 @@ its files 0600.
 import os
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "PRIVATE_UMASK", "private_dir"]
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "PRIVATE_UMASK",
+    "private_dir",
+    "restrict_umask",
+]
 
 PRIVATE_DIR_MODE = 0o700
 """Mode of every folder acoupi creates."""
@@ -50,3 +56,15 @@ def private_dir(path: Path) -> Path:
         except OSError:
             pass
     return path
+
+
+def restrict_umask() -> int:
+    """Make this process (and its children) create private files; return the old umask.
+
+    Called by the ``acoupi`` command and by the Celery app the workers load,
+    so everything they create (state, broker, logs, recordings) is private
+    to the acoupi user whatever umask the session had.
+    """
+    previous = os.umask(PRIVATE_UMASK)
+    os.umask(previous | PRIVATE_UMASK)
+    return previous
