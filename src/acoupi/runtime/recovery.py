@@ -18,6 +18,7 @@ temporary folder may be shared (``/run/shm``).
 
 import datetime
 import logging
+import os
 import shutil
 import wave
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from uuid import UUID, uuid4
 from acoupi import data
 from acoupi.audio.wav import PARTIAL_SUFFIX
 from acoupi.components.recording_files import recording_id_from_path
+from acoupi.system.files import is_own_wav
 
 __all__ = ["QUARANTINE_FOLDER", "RecoveryReport", "read_wav_info", "recover"]
 
@@ -151,8 +153,9 @@ def _candidates(tmp_dir: Path) -> Tuple[List[Path], List[Path]]:
         if not path.is_file():
             continue
         if path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX):
-            partials.append(path)
-        elif path.suffix.lower() == ".wav" and not path.name.startswith("."):
+            if path.stat().st_uid == os.geteuid():  # another user's: not ours
+                partials.append(path)
+        elif is_own_wav(path):
             wavs.append(path)
     return wavs, partials
 
