@@ -58,6 +58,10 @@ def acoupi(ctx: click.Context, debug: bool) -> None:
         click.echo(ctx.get_help())
         ctx.exit(0)
     show_plain_warnings()
+    from acoupi.system.permissions import restrict_umask
+
+    # Before anything is written or spawned: workers inherit it.
+    restrict_umask()
     get_settings(ctx)
 
 

@@ -40,6 +40,7 @@ from acoupi.runtime.supervisor import (
 from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
+from acoupi.system.pidfiles import owned_processes, remove_stale_pidfiles
 from acoupi.system.programs import load_program
 from acoupi.timeutil import now_utc
 
@@ -184,11 +185,10 @@ def running_processes(settings: Settings) -> Dict[str, int]:
     """Return the workers and beat of this installation that are alive.
 
     Read from the pidfiles in ``run_dir``, which ``celery multi``, the beat
-    script and ``acoupi run`` all write.
+    script and ``acoupi run`` all write; a pidfile whose PID now belongs
+    to another process (reboot, PID reuse) does not count.
     """
-    from acoupi.system.liveness import live_processes
-
-    return live_processes(Path(settings.run_dir))
+    return owned_processes(Path(settings.run_dir))
 
 
 def _check_broker(settings: Settings) -> CeleryConfig:
@@ -205,6 +205,8 @@ def _check_broker(settings: Settings) -> CeleryConfig:
 
 
 def _refuse_running(settings: Settings) -> None:
+    # Stale pidfiles would make Celery refuse to start the children.
+    remove_stale_pidfiles(Path(settings.run_dir))
     running = running_processes(settings)
     if running:
         names = ", ".join(f"{name} (pid {pid})" for name, pid in running.items())
