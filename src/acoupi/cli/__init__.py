@@ -8,6 +8,7 @@ group; each imports only click and light acoupi modules so that
 from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
 from acoupi.cli.deployment import deployment
+from acoupi.cli.detections import detections, recordings
 from acoupi.cli.logs import logs
 from acoupi.cli.run import recover, run
 from acoupi.cli.tasks import task
@@ -16,12 +17,16 @@ from acoupi.cli.workers import workers
 acoupi.add_command(run)
 acoupi.add_command(recover)
 acoupi.add_command(logs)
+acoupi.add_command(detections)
+acoupi.add_command(recordings)
 
 __all__ = [
     "acoupi",
     "config",
     "deployment",
+    "detections",
     "logs",
+    "recordings",
     "recover",
     "run",
     "task",
