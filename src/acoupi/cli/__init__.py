@@ -7,6 +7,7 @@ group; each imports only click and light acoupi modules so that
 
 from acoupi.cli.base import acoupi
 from acoupi.cli.config import config
+from acoupi.cli.dashboard import dashboard
 from acoupi.cli.deployment import deployment
 from acoupi.cli.detections import detections, recordings
 from acoupi.cli.logs import logs
@@ -17,12 +18,14 @@ from acoupi.cli.workers import workers
 acoupi.add_command(run)
 acoupi.add_command(recover)
 acoupi.add_command(logs)
+acoupi.add_command(dashboard)
 acoupi.add_command(detections)
 acoupi.add_command(recordings)
 
 __all__ = [
     "acoupi",
     "config",
+    "dashboard",
     "deployment",
     "detections",
     "logs",
