@@ -32,8 +32,8 @@ def dashboard(ctx: click.Context, host: Optional[str], port: Optional[int]) -> N
     """  # noqa: D301 - \b keeps click from re-wrapping the lines
     if ctx.invoked_subcommand is not None:
         return
-    from acoupi.dashboard.config import load_config
     from acoupi.dashboard.server import check_bind, serve
+    from acoupi.system.dashboard_settings import load_config
 
     settings = get_settings(ctx)
     config = load_config(settings)
@@ -64,7 +64,7 @@ def password_command(ctx: click.Context, password: str) -> None:
     import secrets
 
     from acoupi.dashboard.auth import hash_password
-    from acoupi.dashboard.config import load_config, save_config
+    from acoupi.system.dashboard_settings import load_config, save_config
 
     settings = get_settings(ctx)
     config = load_config(settings)
@@ -80,8 +80,8 @@ def password_command(ctx: click.Context, password: str) -> None:
 def _set_enabled(
     ctx: click.Context, enabled: bool, host: Optional[str], port: Optional[int]
 ) -> None:
-    from acoupi.dashboard.config import load_config, save_config
     from acoupi.dashboard.server import check_bind
+    from acoupi.system.dashboard_settings import load_config, save_config
 
     settings = get_settings(ctx)
     config = load_config(settings)

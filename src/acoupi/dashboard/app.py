@@ -21,12 +21,12 @@ from acoupi.dashboard import media
 from acoupi.dashboard.access import PasswordMiddleware
 from acoupi.dashboard.api import Api
 from acoupi.dashboard.auth import is_loopback_only
-from acoupi.dashboard.config import DashboardConfig
 from acoupi.dashboard.metrics import render_metrics
 from acoupi.dashboard.pages import Pages, error_context, templates
 from acoupi.dashboard.sources import NoDataError
 from acoupi.dashboard.state import Dashboard
 from acoupi.system.constants import Settings
+from acoupi.system.dashboard_settings import DashboardConfig
 
 __all__ = ["create_app"]
 

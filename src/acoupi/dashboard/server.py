@@ -4,8 +4,8 @@ import logging
 from typing import Optional
 
 from acoupi.dashboard.auth import is_loopback_only
-from acoupi.dashboard.config import DashboardConfig
 from acoupi.system.constants import Settings
+from acoupi.system.dashboard_settings import DashboardConfig
 from acoupi.system.exceptions import ConfigurationError
 
 __all__ = ["check_bind", "serve"]

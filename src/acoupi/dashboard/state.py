@@ -8,9 +8,9 @@ from typing import Any, Dict, Iterator, Optional
 
 from acoupi.dashboard import health, queries
 from acoupi.dashboard.cache import FileCache
-from acoupi.dashboard.config import DashboardConfig
 from acoupi.dashboard.sources import DataSources, open_read_only
 from acoupi.system.constants import Settings
+from acoupi.system.dashboard_settings import DashboardConfig
 
 __all__ = ["Dashboard"]
 

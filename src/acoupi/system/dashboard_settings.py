@@ -1,4 +1,4 @@
-"""Dashboard settings of an installation: ``<home>/config/dashboard.json``.
+"""Settings of the dashboard of an installation: ``<home>/config/dashboard.json``.
 
 Written only by the command line (``acoupi dashboard password|enable|
 disable``), atomically and readable by its owner only, since it holds the
