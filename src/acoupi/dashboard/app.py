@@ -52,7 +52,10 @@ def _error(request: Request, status: int, message: str) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(request, exc.status_code, str(exc.detail))
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"There is nothing at {request.url.path}."
+    return _error(request, exc.status_code, message)
 
 
 async def _no_data(request: Request, exc: Exception) -> Response:
@@ -70,7 +73,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    settings: Settings, config: DashboardConfig, host: str = "127.0.0.1"
+    settings: Settings,
+    config: DashboardConfig,
+    host: str = "127.0.0.1",
+    system_status: bool = True,
 ) -> Starlette:
     """Return the dashboard app of the installation ``settings`` point at.
 
@@ -83,9 +89,14 @@ def create_app(
     host
         The address the server binds; anything but loopback makes every
         page ask for the password.
+    system_status
+        Ask ``acoupi deployment status`` for workers and backlog.
     """
     dashboard = Dashboard.create(
-        settings, config, password_required=not is_loopback_only(host)
+        settings,
+        config,
+        password_required=not is_loopback_only(host),
+        system_status=system_status,
     )
     pages = Pages(dashboard)
     api = Api(dashboard)

@@ -41,9 +41,15 @@ _ERROR_MARKERS = (" ERROR ", " CRITICAL ", "ERROR:", "CRITICAL:", "Traceback")
 class StatusCache:
     """The latest ``acoupi deployment status``, refreshed in the background."""
 
-    def __init__(self, settings: Settings, max_age: float = STATUS_MAX_AGE_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        max_age: float = STATUS_MAX_AGE_S,
+        enabled: bool = True,
+    ) -> None:
         self._settings = settings
         self._max_age = max_age
+        self._enabled = enabled
         self._lock = threading.Lock()
         self._value: Optional[Dict[str, Any]] = None
         self._error: Optional[str] = None
@@ -52,6 +58,8 @@ class StatusCache:
 
     def get(self) -> Tuple[Optional[Dict[str, Any]], Optional[str], Optional[float]]:
         """Return (status, error, age in s) and start a refresh when stale."""
+        if not self._enabled:
+            return None, "System status is not checked by this dashboard.", None
         with self._lock:
             stale = time.monotonic() - self._fetched > self._max_age
             if stale and not self._running:

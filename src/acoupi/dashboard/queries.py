@@ -222,13 +222,18 @@ class Page:
     has_more: bool
 
 
+# CROSS JOIN fixes the join order (SQLite never reorders it): walk the
+# recordings by time index, newest first, and stop at the page's end.
+# Left to itself the planner may scan every detection and sort them all.
+_JOINS = (
+    " FROM recording r"
+    " CROSS JOIN deployment dep ON dep.id = r.deployment_id"
+    " CROSS JOIN model_output mo ON mo.recording_id = r.id"
+    " CROSS JOIN detection d ON d.model_output_id = mo.id"
+)
 _DETECTION_SQL = (
     "SELECT d.id, d.location, d.detection_score, r.id, r.datetime, r.path,"
-    " r.samplerate_hz, r.duration_s, dep.name, mo.model_name"
-    " FROM recording r"
-    " JOIN deployment dep ON dep.id = r.deployment_id"
-    " JOIN model_output mo ON mo.recording_id = r.id"
-    " JOIN detection d ON d.model_output_id = mo.id"
+    " r.samplerate_hz, r.duration_s, dep.name, mo.model_name" + _JOINS
 )
 
 
@@ -318,11 +323,7 @@ def count_by_bucket(
     chars = _BUCKET_CHARS[bucket]
     rows = connection.execute(
         f"SELECT substr(r.datetime, 1, {chars}), pt.key, pt.value, count(*)"
-        " FROM recording r"
-        " JOIN deployment dep ON dep.id = r.deployment_id"
-        " JOIN model_output mo ON mo.recording_id = r.id"
-        " JOIN detection d ON d.model_output_id = mo.id"
-        " JOIN predicted_tag pt ON pt.detection_id = d.id"
+        f"{_JOINS} CROSS JOIN predicted_tag pt ON pt.detection_id = d.id"
         f"{where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         params,
     ).fetchall()

@@ -29,15 +29,23 @@ class Dashboard:
 
     @classmethod
     def create(
-        cls, settings: Settings, config: DashboardConfig, password_required: bool
+        cls,
+        settings: Settings,
+        config: DashboardConfig,
+        password_required: bool,
+        system_status: bool = True,
     ) -> "Dashboard":
-        """Build the shared state for ``settings``' installation."""
+        """Build the shared state for ``settings``' installation.
+
+        ``system_status=False`` skips asking ``acoupi deployment status``
+        (workers, backlog): for tests and benchmarks of the data pages.
+        """
         sources = DataSources.from_settings(settings)
         return cls(
             settings=settings,
             config=config,
             sources=sources,
-            status=health.StatusCache(settings),
+            status=health.StatusCache(settings, enabled=system_status),
             cache=FileCache(sources.cache_dir),
             password_required=password_required,
         )
