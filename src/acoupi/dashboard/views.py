@@ -157,11 +157,12 @@ def _guano(recording: queries.RecordingRow) -> Optional[Dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    try:
-        json.dumps(value)
+    """Return a GUANO value as text people can read (JSON for structures)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    except TypeError:
-        return str(value)
+    return str(value)
 
 
 def recording_uuid(recording_id: str) -> UUID:
