@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     beat_script_path: Path = _derived("bin", "acoupi-beat.sh")
     acoupi_service_file: str = "acoupi.service"
     acoupi_beat_service_file: str = "acoupi-beat.service"
+    acoupi_dashboard_service_file: str = "acoupi-dashboard.service"
     celery_pool_type: PoolType = "threads"
 
     @model_validator(mode="after")
