@@ -58,6 +58,10 @@ def acoupi(ctx: click.Context, debug: bool) -> None:
         click.echo(ctx.get_help())
         ctx.exit(0)
     show_plain_warnings()
+    from acoupi.system.permissions import restrict_umask
+
+    # Before anything is written or spawned: workers inherit it.
+    restrict_umask()
     get_settings(ctx)
 
 
@@ -125,9 +129,22 @@ def run_health_checks(ctx: click.Context) -> None:
     """
     from acoupi import system
     from acoupi.system.config.checks import check_config
+    from acoupi.system.databases import database_states
+    from acoupi.system.exceptions import HealthCheckError
 
     settings = get_settings(ctx)
     click.echo("Running health checks...")
+    # Before loading the program: a damaged database may stop it loading,
+    # and the outbox is only opened when a message is stored.
+    damaged = [state for state in database_states(settings) if state.problem]
+    if damaged:
+        outbox_only = all(state.name == "messages" for state in damaged)
+        raise HealthCheckError(
+            " ".join(state.describe_problem() for state in damaged),
+            "Recording goes on meanwhile, but no message is stored or sent."
+            if outbox_only
+            else "Nothing can be stored until this is fixed.",
+        )
     program = system.load_program(settings)
     if program.config is not None:
         check_config(program.config)  # the device itself: program.check

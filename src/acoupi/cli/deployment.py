@@ -201,11 +201,26 @@ def stop(ctx: click.Context) -> None:
     """Stop the deployment and the acoupi services."""
     from acoupi import system
     from acoupi.system.exceptions import AcoupiError
+    from acoupi.system.foreground_runs import find_run
 
     settings = get_settings(ctx)
     _fail_if_not_running(ctx)
-    click.echo("Stopping acoupi...")
-    system.stop_program(settings)
+    run = find_run(settings)
+    if run is not None:
+        click.echo(
+            f"Stopping the foreground run (pid {run.pid}); it ends the "
+            "deployment and prints its summary in its own terminal..."
+        )
+    else:
+        click.echo("Stopping acoupi...")
+    ended = system.stop_program(settings)
+    if run is not None:
+        click.secho(
+            f"Acoupi stopped: deployment {ended.name!r} ended at "
+            f"{ended.ended_on:%Y-%m-%d %H:%M:%S %Z}.",
+            fg="green",
+        )
+        return
     try:
         system.purge_queues(settings)
     except AcoupiError as exc:

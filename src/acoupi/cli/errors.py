@@ -170,6 +170,20 @@ def to_cli_error(exc: Exception) -> CliError:
             f"Permission denied: {exc.filename or exc}.",
             "Run acoupi as the user that set it up, or fix the file's permissions.",
         )
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        # mkdir of a configured folder whose path (or a parent) is a file.
+        return CliError(
+            f"{exc.filename} (or a folder above it) is a file where acoupi "
+            "needs a folder.",
+            "Move that file away, or set the folder to another path with "
+            "`acoupi config set` (`acoupi config show` lists the paths).",
+        )
+    if isinstance(exc, IsADirectoryError) and exc.filename:
+        return CliError(
+            f"{exc.filename} is a folder where acoupi needs a file.",
+            "Move the folder away, or set that path to a file with "
+            "`acoupi config set` (`acoupi config show` lists the paths).",
+        )
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return CliError(
             f"File not found: {exc.filename}.",

@@ -234,11 +234,13 @@ def _create_celery_app(celery_config: CeleryConfig, settings: Settings) -> "Cele
     from celery import Celery
 
     from acoupi.system.broker import celery_conf_for
+    from acoupi.system.liveness import add_heartbeat_step
 
     # No main name: tasks are registered with explicit names, so their
     # Celery names are exactly the function names.
     app = Celery()
     app.config_from_object(celery_conf_for(celery_config, settings))
+    add_heartbeat_step(app, Path(settings.run_dir))
     return app
 
 
