@@ -157,15 +157,17 @@ def _microphone_problems(path: str, section: BaseModel) -> List[ConfigProblem]:
 
 
 def _band_problems(
-    path: str, band: BaseModel, microphone_path: str, rate: float, expansion: float
+    path: str, band: BaseModel, microphone_path: str, rate: float
 ) -> List[ConfigProblem]:
     low, high = _number(band, "low_freq"), _number(band, "high_freq")
     if low is None or high is None:
         return []
-    nyquist = rate * expansion / 2
+    # ``samplerate`` is the rate the sound is sampled at; time expansion
+    # only changes the rate written in the files, not what is heard.
+    nyquist = rate / 2
     label = getattr(band, "label", None) or path
     rate_field = _join(microphone_path, "samplerate")
-    needed = int(high * 2 / expansion)
+    needed = int(high * 2)
     fix = (
         f"Set {rate_field} to {needed} or more if the microphone supports it, "
         "or lower the band."
@@ -223,12 +225,9 @@ def find_config_problems(config: BaseModel, prefix: str = "") -> List[ConfigProb
     if microphone is not None:
         mic_path, mic = microphone
         rate = _number(mic, "samplerate") or 0.0
-        expansion = _number(mic, "time_expansion") or 1.0
         if MIN_SAMPLERATE <= rate <= MAX_SAMPLERATE:
             for path, section in sections:
-                problems.extend(
-                    _band_problems(path, section, mic_path, rate, expansion)
-                )
+                problems.extend(_band_problems(path, section, mic_path, rate))
     return sorted(problems, key=lambda problem: not problem.error)
 
 
