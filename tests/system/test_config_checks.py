@@ -136,6 +136,18 @@ def test_errors(change: dict, expected: str) -> None:
         check_config(config)
 
 
+def test_one_deaf_band_among_others_is_a_warning() -> None:
+    config = Config(
+        detector=Detector(
+            bands=[HIGH_BAND, Band(label="bird", low_freq=1e3, high_freq=8e3)]
+        )
+    )
+    problems = find_config_problems(config)
+    assert [(p.error, "can never detect" in p.message) for p in problems] == [
+        (False, True)
+    ]
+
+
 def test_band_partly_above_nyquist_is_a_warning() -> None:
     config = Config(
         detector=Detector(bands=[Band(label="bat", low_freq=20e3, high_freq=120e3)])

@@ -736,24 +736,36 @@ def _problems(
     )
 
 
+def _askable(field: FieldInfo) -> bool:
+    """Whether asking this field again can change it.
+
+    True for a simple value, or a section that asks for itself (such as
+    the microphone).
+    """
+    sub_model = model_class(field.annotation)
+    return sub_model is None or _setup_hook(sub_model) is not None
+
+
 def _own_fields(model: Type[BaseModel], fields: List[str], prefix: str) -> List[str]:
-    """Names of ``model``'s simple fields among dotted ``fields``; [] if any is not."""
+    """Fields of ``model`` to ask again for the dotted ``fields`` in error.
+
+    A field inside a sub-section counts as that section's field of
+    ``model`` when the section asks for itself. Fields that cannot be asked
+    again are left out; [] means nothing can be asked to fix the problem.
+    """
     start = f"{prefix}." if prefix else ""
     if prefix in fields:
         # A rule of the whole section (a model validator): ask it all again.
-        fields = [start + name for name in model.model_fields]
         fields = [
-            f
-            for f in fields
-            if model_class(model.model_fields[f[len(start) :]].annotation) is None
+            start + name
+            for name, field in model.model_fields.items()
+            if model_class(field.annotation) is None
         ]
     names: List[str] = []
     for field in fields:
-        name = field[len(start) :] if field.startswith(start) else ""
+        name = field[len(start) :].split(".")[0] if field.startswith(start) else ""
         known = model.model_fields.get(name)
-        if known is None or model_class(known.annotation) is not None:
-            return []
-        if name not in names:
+        if known is not None and _askable(known) and name not in names:
             names.append(name)
     return names
 
