@@ -32,6 +32,7 @@ def test_misspelt_program_option_is_refused_with_a_suggestion(
     result = invoke("setup", "--progam", "acoupi.programs.triggered", "--no-prompt")
 
     clean_failure(result.output, result.exit_code, "--progam", "did you mean --program")
+    assert result.exit_code == 2  # a usage error, as click's own
     assert _not_set_up(settings)
 
 
