@@ -737,13 +737,19 @@ def _problems(
 
 
 def _askable(field: FieldInfo) -> bool:
-    """Whether asking this field again can change it.
+    """Whether asking this field again puts a question to the user.
 
-    True for a simple value, or a section that asks for itself (such as
-    the microphone).
+    True for a simple value that is prompted for, or a section that asks
+    for itself (such as the microphone). Lists, tuples and ``NoUserPrompt``
+    fields are not asked again (they would keep their value silently, and
+    the same problem would come back without end).
     """
     sub_model = model_class(field.annotation)
-    return sub_model is None or _setup_hook(sub_model) is not None
+    if sub_model is not None:
+        return _setup_hook(sub_model) is not None
+    if get_field_dtype(field) in (list, tuple, set):
+        return False
+    return should_prompt(field)
 
 
 def _own_fields(model: Type[BaseModel], fields: List[str], prefix: str) -> List[str]:
@@ -797,7 +803,8 @@ def _parse_model(
             break
         click.secho(f"These values do not work together:\n{reason}", fg="red")
         for field_name in names:
-            field = _with_default(model.model_fields[field_name], values[field_name])
+            current = values.get(field_name)
+            field = _with_default(model.model_fields[field_name], current)
             values[field_name] = parse_field_from_args(
                 field_name, field, [], prompt, prefix
             )
