@@ -282,3 +282,35 @@ def test_a_deaf_detector_asks_for_the_microphone_again(
     assert "No microphone is connected. Use the simulated microphone" in result.output
     saved = json.loads(settings.program_config_file.read_text())
     assert saved["microphone"]["samplerate"] == 192_000
+
+
+def test_programs_declared_by_entry_points_are_listed_and_set_up(
+    invoke: Invoke, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "ep-site"
+    (site / "bird_tools").mkdir(parents=True)
+    (site / "bird_tools" / "__init__.py").write_text("")
+    (site / "bird_tools" / "dawn.py").write_text(
+        '"""Record the dawn chorus."""\n\n'
+        "from acoupi.programs.test import TestProgram\n\n\n"
+        "class DawnProgram(TestProgram):\n"
+        '    """Dawn."""\n'
+    )
+    dist = site / "bird_tools-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: bird-tools\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[acoupi.programs]\ndawn = bird_tools.dawn\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+
+    listing = invoke("programs")
+    assert listing.exit_code == 0, listing.output
+    line = next(line for line in listing.output.splitlines() if line.startswith("dawn"))
+    assert "Record the dawn chorus. [bird_tools.dawn, from bird-tools]" in line
+
+    result = invoke("setup", "--program", "dawn", "--no-prompt")
+    assert result.exit_code == 0, result.output
+    assert settings.program_name_file.read_text().strip() == "bird_tools.dawn"
