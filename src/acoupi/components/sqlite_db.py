@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Literal, Optional, Sequence
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from acoupi.components.sqlite_backup import backup_database
 from acoupi.components.sqlite_errors import (
@@ -95,6 +95,9 @@ In WAL mode ``NORMAL`` never corrupts the file, but a power cut may undo the
 last transactions committed before the next checkpoint; ``FULL`` syncs the
 WAL on every commit, so a committed transaction survives power loss too.
 """
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 MigrationStep = Callable[[sqlite3.Connection], None]
 
@@ -424,7 +427,14 @@ def uuid_to_db(value: UUID) -> bytes:
 
 def uuid_from_db(value: bytes) -> UUID:
     """Read a UUID stored as 16 bytes."""
-    return UUID(bytes=bytes(value))
+    if len(value) != 16:
+        return UUID(bytes=bytes(value))  # raises ValueError, naming the length
+    # What UUID(bytes=...) ends with, minus its argument checks: reads
+    # build thousands of ids per call.
+    uuid = _new_object(UUID)
+    _set_attribute(uuid, "int", int.from_bytes(value, "big"))
+    _set_attribute(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
 
 
 def datetime_to_db(value: datetime.datetime) -> str:
