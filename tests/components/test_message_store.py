@@ -149,8 +149,14 @@ def test_schema_and_stored_formats(store: SqliteMessageStore, db_path: Path):
     def columns(table: str) -> List[str]:
         return [row[1] for row in raw(db_path, f"PRAGMA table_info({table})")]
 
-    # message_type (acoupi 0.8) comes after 0.3's columns.
-    assert columns("message") == ["id", "content", "created_on", "message_type"]
+    # message_type (acoupi 0.8) and the sent flag come after 0.3's columns.
+    assert columns("message") == [
+        "id",
+        "content",
+        "created_on",
+        "message_type",
+        "sent",
+    ]
     assert columns("response") == [
         "id",
         "content",

@@ -34,7 +34,9 @@ __all__ = [
     "recordings",
 ]
 
-_DEPLOYMENT_COLUMNS = "d.id, d.name, d.started_on, d.ended_on, d.latitude, d.longitude"
+_DEPLOYMENT_COLUMNS = (
+    "dep.id, dep.name, dep.started_on, dep.ended_on, dep.latitude, dep.longitude"
+)
 _RECORDING_COLUMNS = (
     "r.id, r.path, r.datetime, r.duration_s, r.samplerate_hz, r.audio_channels, "
     + _DEPLOYMENT_COLUMNS
@@ -192,8 +194,8 @@ def _location(text: Optional[str]) -> Optional[data.BoundingBox]:
 def current_deployment(connection: sqlite3.Connection) -> Optional[data.Deployment]:
     """Return the deployment that started last, or None."""
     row = connection.execute(
-        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployment d"
-        " ORDER BY d.started_on DESC, d.rowid DESC LIMIT 1"
+        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployment dep"
+        " ORDER BY dep.started_on DESC, dep.rowid DESC LIMIT 1"
     ).fetchone()
     return None if row is None else _deployment(row)
 
@@ -211,7 +213,7 @@ def recordings(
         return []
     rows = connection.execute(
         f"SELECT {_RECORDING_COLUMNS} FROM recording r"
-        " JOIN deployment d ON d.id = r.deployment_id"
+        " JOIN deployment dep ON dep.id = r.deployment_id"
         f"{where.sql()} ORDER BY r.datetime DESC, r.rowid DESC",
         where.params,
     )
