@@ -164,8 +164,8 @@ def test_schema_and_stored_formats(store: SqliteMessageStore, db_path: Path):
         "status",
         "received_on",
     ]
-    assert raw(db_path, "SELECT id, content, created_on FROM message") == [
-        (sent.id.bytes, "{}", "2024-05-01 12:00:00.500000+00:00")
+    assert raw(db_path, "SELECT * FROM message") == [
+        (sent.id.bytes, "{}", "2024-05-01 12:00:00.500000+00:00", None, 0)
     ]
     [(_, content, message_id, status, _)] = raw(db_path, "SELECT * FROM response")
     assert (content, message_id, status) == ("bad request", sent.id.bytes, 2)

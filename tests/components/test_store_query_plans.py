@@ -211,12 +211,7 @@ def test_run_summary_coverage_query_uses_indexes(filled: Path):
     )
 
 
-def test_run_summary_tag_count_uses_indexes(filled: Path, request):
-    if "no statistics" in request.node.name:
-        # Without statistics SQLite walks every predicted tag for the GROUP
-        # BY (issue 11 item 7, owned by the runtime workstream): remove this
-        # marker with that fix.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 11.7"))
+def test_run_summary_tag_count_uses_indexes(filled: Path):
     database = filled / "metadata.db"
     _assert_no_scan(
         database,

@@ -36,7 +36,7 @@ __all__ = [
     "to_cli_error",
 ]
 
-NOT_SETUP_MESSAGE = "Acoupi is not setup. Run `acoupi setup` first."
+NOT_SETUP_MESSAGE = "Acoupi is not set up. Run `acoupi setup` first."
 
 DEBUG_ENV_VAR = "ACOUPI_DEBUG"
 
@@ -126,7 +126,7 @@ def _from_acoupi_error(exc: AcoupiError) -> CliError:
             or "Fix the configuration with `acoupi config set`, then run "
             "`acoupi check` again.",
         )
-    if isinstance(exc, NotConfiguredError) and exc.message == "Acoupi is not setup.":
+    if isinstance(exc, NotConfiguredError) and exc.message == "Acoupi is not set up.":
         return CliError(NOT_SETUP_MESSAGE)
     return CliError(exc.message, exc.help)
 
@@ -214,6 +214,10 @@ class AcoupiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`acoupi logs | head`): not an error of
+            # ours. click's main() exits quietly on it.
             raise
         except Exception as exc:
             if debug_enabled(ctx):

@@ -120,7 +120,15 @@ _Recording = trusted(
 _Tag = trusted(data.Tag, ("key", "value"))
 _PredictedTag = trusted(data.PredictedTag, ("tag", "confidence_score"))
 _BoundingBox = trusted(data.BoundingBox, ("type", "coordinates"))
-_Detection = trusted(data.Detection, ("id", "location", "detection_score", "tags"))
+# One constructor per Detection subclass: the store returns the subclass of
+# the stored prediction type (data.detection_class).
+_DETECTIONS = {
+    prediction_type: trusted(
+        data.detection_class(prediction_type),
+        ("id", "location", "detection_score", "tags", "prediction_type"),
+    )
+    for prediction_type in data.PredictionType
+}
 _ModelOutput = trusted(
     data.ModelOutput,
     ("id", "name_model", "recording", "tags", "detections", "created_on"),
@@ -176,7 +184,7 @@ class _Tags:
         return _PredictedTag({"tag": tag, "confidence_score": score})
 
 
-_DETECTION_COLUMNS = "d.id, d.location, d.detection_score"
+_DETECTION_COLUMNS = "d.id, d.location, d.detection_score, d.prediction_type"
 
 
 def _location(text: Optional[str]) -> Optional[data.BoundingBox]:
@@ -234,6 +242,34 @@ def outputs_of_recordings(
     ).fetchall()
     for output in _assemble_outputs(connection, rows, {r.id: r for r in recordings}):
         by_recording[output.recording.id].append(output)
+    return by_recording
+
+
+def output_infos_of_recordings(
+    connection: sqlite3.Connection, recording_ids: Sequence[UUID]
+) -> Dict[UUID, List[data.ModelOutputInfo]]:
+    """Return which models processed each recording (newest first), by id.
+
+    One query on ``model_output`` alone: no detections or tags are read.
+    """
+    by_recording: Dict[UUID, List[data.ModelOutputInfo]] = {
+        recording_id: [] for recording_id in recording_ids
+    }
+    if not recording_ids:
+        return by_recording
+    rows = connection.execute(
+        "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
+        f" FROM model_output mo WHERE {uuid_in('mo.recording_id', recording_ids)}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+    )
+    for output_id, model_name, recording_id, created_on in rows:
+        by_recording[uuid_from_db(recording_id)].append(
+            data.ModelOutputInfo(
+                id=uuid_from_db(output_id),
+                name_model=model_name,
+                created_on=datetime_from_db(created_on),
+            )
+        )
     return by_recording
 
 
@@ -386,26 +422,37 @@ def _detections_with_tags(
         if row[0] != current:
             current = row[0]
             detection_tags = []
-            grouped[row[3]].append(
-                _Detection(
+            prediction_type = _prediction_type(row[3])
+            grouped[row[4]].append(
+                _DETECTIONS[prediction_type](
                     {
                         "id": uuid_from_db(current),
                         "location": _location(row[1]),
                         "detection_score": row[2],
                         "tags": detection_tags,
+                        "prediction_type": prediction_type,
                     }
                 )
             )
-        key = row[4]
+        key = row[5]
         if key is None:  # a detection without tags
             continue
-        tag = tags.get((key, row[5]))
+        tag = tags.get((key, row[6]))
         if tag is None:
-            tag = tags[(key, row[5])] = _Tag({"key": key, "value": row[5]})
-        detection_tags.append(_PredictedTag({"tag": tag, "confidence_score": row[6]}))
+            tag = tags[(key, row[6])] = _Tag({"key": key, "value": row[6]})
+        detection_tags.append(_PredictedTag({"tag": tag, "confidence_score": row[7]}))
     if group == "NULL":
         return grouped.get(None, [])
     return grouped
+
+
+_PREDICTION_TYPES = {kind.value: kind for kind in data.PredictionType}
+
+
+def _prediction_type(value: Optional[str]) -> data.PredictionType:
+    # NULL (a detection stored by acoupi 0.3) or a type this version does
+    # not know: read as the most general type, as data.detection_class does.
+    return _PREDICTION_TYPES.get(value or "", data.PredictionType.PRESENCE)
 
 
 def _assemble_outputs(
