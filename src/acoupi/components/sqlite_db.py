@@ -72,6 +72,9 @@ Writes are short (milliseconds), so ten seconds only runs out when something
 is badly wrong, never because several workers happen to write together.
 """
 
+MIGRATION_WAIT_S = 600
+"""How long a process waits for another one upgrading the same file (s)."""
+
 APPLICATION_ID = 0x61637570
 """``PRAGMA application_id`` of files written by this package ("acup").
 
@@ -347,10 +350,16 @@ class Database:
             # cascade to its children. The pragma is a no-op inside a
             # transaction, hence before BEGIN.
             connection.execute("PRAGMA foreign_keys = OFF")
+            # Adopting a large upstream file takes a while; other processes
+            # opening it meanwhile wait for it instead of failing as locked.
+            connection.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_S * 1000}")
             try:
                 self._migrate_locked(connection)
             finally:
                 connection.execute("PRAGMA foreign_keys = ON")
+                connection.execute(
+                    f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}"
+                )
 
     def _migrate_locked(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
