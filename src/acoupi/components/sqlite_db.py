@@ -43,8 +43,10 @@ from uuid import UUID, SafeUUID
 
 from acoupi.components.sqlite_backup import backup_database
 from acoupi.components.sqlite_errors import (
+    DatabaseFileError,
     DatabaseMigrationError,
     describe_open_error,
+    reset_command,
     translate_sqlite_error,
 )
 from acoupi.timeutil import as_utc
@@ -110,7 +112,7 @@ MigrationStep = Callable[[sqlite3.Connection], None]
 _FORKED_AWAY: List[sqlite3.Connection] = []
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(DatabaseFileError, RuntimeError):
     """The database file was written by a newer version of acoupi."""
 
 
@@ -370,9 +372,12 @@ class Database:
                 return
             if version > self.schema_version:
                 raise SchemaVersionError(
+                    self.path,
                     f"{self.path} has schema version {version}, but this "
-                    f"version of acoupi only knows up to {self.schema_version}; "
-                    "upgrade acoupi to use it."
+                    f"version of acoupi only knows up to {self.schema_version}.",
+                    "Upgrade acoupi to use it (`pip install -U acoupi`), or "
+                    "move the file aside with "
+                    f"`{reset_command(self.path)}` to start a fresh one.",
                 )
             backup = self._backup_if_used(connection, version)
             try:
