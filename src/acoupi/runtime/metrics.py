@@ -143,9 +143,20 @@ class MetricsCollector:
                 step(snapshot)
             except Exception as error:  # a metric must never crash the run
                 snapshot.problems.append(
-                    f"{step.__name__.strip('_')}: {error or type(error).__name__}"
+                    f"{step.__name__.strip('_')}: {self._explain(step, error)}"
                 )
         return snapshot
+
+    def _explain(self, step: Any, error: Exception) -> str:
+        """The error; for a database file, its name and the fix."""
+        path = {self._store: self.store_db, self._messages: self.message_db}.get(step)
+        if path is not None and isinstance(error, sqlite3.Error):
+            from acoupi.components.sqlite_errors import translate_sqlite_error
+
+            translated = translate_sqlite_error(path, error)
+            if translated is not None:
+                return translated.explain()
+        return str(error) or type(error).__name__
 
     def _store(self, snapshot: Snapshot) -> None:
         if self.store_db is None or not self.store_db.exists():
