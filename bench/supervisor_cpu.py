@@ -6,9 +6,11 @@ detection and ``--tags`` predicted tags) and a message database with one
 message per recording (half of them sent), then runs the supervisor's
 metrics loop (``MetricsCollector.collect()`` once a second, as ``acoupi
 run --no-live`` does) for ``--seconds`` in a fresh process, for two source
-trees: ``--before`` (default: the integrator's checkout, ``/work/main/src``)
-and this checkout's ``src``. CPU is read from ``/proc/<pid>/stat`` (user +
-system time of the loop process) and given as % of one core. Rounds
+trees: ``src`` at git revision ``--before`` (default: the merge base of
+``HEAD`` and ``main``, i.e. the code before this branch; exported with
+``git archive``) and this checkout's ``src``. CPU is read from
+``/proc/<pid>/stat`` (user + system time of the loop process) and given as
+% of one core. Rounds
 alternate the order of the two sides; the table gives median and range of
 the per-round values and of the ratio after / before, with the load average.
 
@@ -35,7 +37,7 @@ import time
 import uuid
 from contextlib import closing
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
@@ -142,6 +144,24 @@ def build(folder: Path, recordings: int, tags: int) -> datetime.datetime:
     return started
 
 
+def export_src(revision: Optional[str], destination: Path) -> Path:
+    """Write ``src`` as of ``revision`` under ``destination``; return its path."""
+    root = HERE.parent
+    if revision is None:
+        revision = subprocess.run(
+            ["git", "-C", str(root), "merge-base", "HEAD", "main"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    destination.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", revision, "src"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+    print(f"before: src at {revision}")
+    return destination / "src"
+
+
 def loop(src: Path, folder: Path, seconds: float, since: datetime.datetime) -> Dict:
     """Run the metrics loop of the tree at ``src`` in a fresh process."""
     result = subprocess.run(
@@ -162,16 +182,16 @@ def _spread(values: List[float]) -> str:
 def main() -> None:
     """Build, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--before", type=Path, default=Path("/work/main/src"))
+    parser.add_argument("--before", help="git revision (default: merge base)")
     parser.add_argument("--recordings", type=int, default=100_000)
     parser.add_argument("--tags", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    sides = {"before": args.before.resolve(), "after": OURS}
     with tempfile.TemporaryDirectory(prefix="acoupi-supervisor-cpu-") as tmp:
         folder = Path(tmp)
+        sides = {"before": export_src(args.before, folder / "before"), "after": OURS}
         t0 = time.monotonic()
         since = build(folder, args.recordings, args.tags)
         print(
@@ -205,6 +225,7 @@ def main() -> None:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         settings = {k: str(v) for k, v in vars(args).items()}
+        settings["before_src"] = str(sides["before"])
         args.json.write_text(json.dumps({"args": settings, "runs": runs}, indent=2))
 
 
