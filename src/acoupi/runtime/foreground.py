@@ -273,6 +273,8 @@ class _DeploymentWatch:
         self.path = Path(settings.deployment_file)
         self.deployment = deployment
         self.mtime = self._mtime()
+        self.ended: Optional[Deployment] = None
+        """The deployment as ended elsewhere, once noticed."""
 
     def _mtime(self) -> Optional[int]:
         try:
@@ -298,6 +300,7 @@ class _DeploymentWatch:
         if current.id != self.deployment.id:
             return f"another deployment ({current.name!r}) was started"
         if current.ended_on is not None:
+            self.ended = current
             return f"the deployment was ended at {current.ended_on:%H:%M:%S %Z}"
         return None
 
@@ -524,6 +527,11 @@ def run_foreground(
             ended_now = _end(settings, program, queues, console)
             ended = ended_now is not None
             deployment = ended_now or deployment
+        elif watch.ended is not None:
+            # Ended elsewhere without stopping us: finish it now that the
+            # workers are stopped (file what waits, empty the queues).
+            deployment, ended = watch.ended, True
+            _finish(program, deployment, queues, console)
     finally:
         foreground_runs.clear_run(settings)
     snapshot = metrics.collect()
@@ -531,7 +539,7 @@ def run_foreground(
         settings,
         program,
         deployment,
-        ended or stopped_because is not None,
+        ended,
         seconds,
         stopped_because,
         snapshot,
