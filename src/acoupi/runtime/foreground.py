@@ -38,9 +38,9 @@ from acoupi.runtime.supervisor import (
     worker_specs,
 )
 from acoupi.system import foreground_runs
-from acoupi.system.celery import pid_alive
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
+from acoupi.system.pidfiles import owned_processes, remove_stale_pidfiles
 from acoupi.system.programs import load_program
 from acoupi.timeutil import now_utc
 
@@ -136,6 +136,8 @@ class RunSummary:
             lines.insert(0, f"Stopped: {self.stopped_because}.")
         if s.recordings is not None:
             lines.append(f"Recordings made: {s.recordings}")
+            if not s.recordings and s.not_recording:
+                lines.append(f"Nothing recorded: {s.not_recording}")
             if self.coverage is not None and self.coverage.recordings:
                 lines.append(f"Coverage: {self.coverage.describe()}")
             lines.append(
@@ -183,18 +185,10 @@ def running_processes(settings: Settings) -> Dict[str, int]:
     """Return the workers and beat of this installation that are alive.
 
     Read from the pidfiles in ``run_dir``, which ``celery multi``, the beat
-    script and ``acoupi run`` all write.
+    script and ``acoupi run`` all write; a pidfile whose PID now belongs
+    to another process (reboot, PID reuse) does not count.
     """
-    found = {}
-    run_dir = Path(settings.run_dir)
-    for pidfile in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(pid):
-            found[pidfile.stem] = pid
-    return found
+    return owned_processes(Path(settings.run_dir))
 
 
 def _check_broker(settings: Settings) -> CeleryConfig:
@@ -211,6 +205,8 @@ def _check_broker(settings: Settings) -> CeleryConfig:
 
 
 def _refuse_running(settings: Settings) -> None:
+    # Stale pidfiles would make Celery refuse to start the children.
+    remove_stale_pidfiles(Path(settings.run_dir))
     running = running_processes(settings)
     if running:
         names = ", ".join(f"{name} (pid {pid})" for name, pid in running.items())
@@ -457,7 +453,7 @@ def run_foreground(
     )
     started = now_utc()
     t0 = time.monotonic()
-    metrics = MetricsCollector(program, started, queues)
+    metrics = MetricsCollector(program, started, queues, state.deployment)
     logs = LogWatcher([spec.log_path for spec in specs])
     stop = _StopSignal()
     snapshot = Snapshot()

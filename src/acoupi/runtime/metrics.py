@@ -8,7 +8,6 @@ run.
 
 import datetime
 import os
-import shutil
 import sqlite3
 import time
 from contextlib import closing
@@ -59,6 +58,9 @@ class Snapshot:
     """Bytes free where recordings are kept."""
 
     disk_path: Optional[Path] = None
+    not_recording: Optional[str] = None
+    """Why nothing is being recorded now (outside the schedule, ...)."""
+
     problems: List[str] = field(default_factory=list)
 
 
@@ -100,8 +102,15 @@ class MetricsCollector:
     second."""
 
     def __init__(
-        self, program: Any, since: datetime.datetime, queues: Sequence[str]
+        self,
+        program: Any,
+        since: datetime.datetime,
+        queues: Sequence[str],
+        deployment: Any = None,
     ) -> None:
+        self.deployment = deployment
+        """The running deployment; with it, snapshots say why nothing is
+        recorded."""
         self._polled_at: Optional[float] = None
         self._depths: Optional[Dict[str, int]] = None
         self._backlog: Optional[int] = None
@@ -128,7 +137,8 @@ class MetricsCollector:
     def collect(self) -> Snapshot:
         """Return the current figures; never raises."""
         snapshot = Snapshot()
-        for step in (self._store, self._messages, self._queues, self._disk):
+        steps = (self._store, self._messages, self._queues, self._disk, self._outlook)
+        for step in steps:
             try:
                 step(snapshot)
             except Exception as error:  # a metric must never crash the run
@@ -175,14 +185,22 @@ class MetricsCollector:
         snapshot.backlog = self._backlog
 
     def _disk(self, snapshot: Snapshot) -> None:
-        path = self.recordings_dir
-        if path is None:
+        from acoupi.system.disk import disk_usage
+
+        if self.recordings_dir is None:
             return
-        # The folder may not exist yet; its nearest parent is on the same disk.
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        snapshot.disk_path = self.recordings_dir
-        snapshot.disk_free = shutil.disk_usage(path).free
+        for usage in disk_usage([self.recordings_dir]):
+            snapshot.disk_path = usage.path
+            snapshot.disk_free = usage.free
+
+    def _outlook(self, snapshot: Snapshot) -> None:
+        from acoupi.system.outlook import schedule_outlook
+
+        if self.deployment is None:
+            return
+        outlook = schedule_outlook(self.program, self.deployment)
+        if not outlook.recording_now:
+            snapshot.not_recording = outlook.reason
 
 
 DETECTIONS_BY_TAG = (

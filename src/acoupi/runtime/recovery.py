@@ -22,6 +22,7 @@ Everything else is left alone and counted in ``RecoveryReport.foreign``.
 
 import datetime
 import logging
+import os
 import shutil
 import sqlite3
 import time
@@ -37,6 +38,7 @@ from acoupi.audio.guano import NAMESPACE
 from acoupi.audio.wav import PARTIAL_SUFFIX, read_guano
 from acoupi.components.recording_files import recording_id_from_path
 from acoupi.components.sqlite_db import uuid_to_db
+from acoupi.system.files import is_own_wav
 from acoupi.system.folders import claim_folder, folder_owner, owner_id
 
 __all__ = ["QUARANTINE_FOLDER", "RecoveryReport", "read_wav_info", "recover"]
@@ -64,6 +66,10 @@ class RecoveryReport:
     left: List[Path] = field(default_factory=list)
     """Complete recordings left for the file management task."""
 
+    pending: List[Path] = field(default_factory=list)
+    """Recordings whose detection is already queued or running (not queued
+    a second time)."""
+
     failed: List[str] = field(default_factory=list)
     """Files recovery could not handle (left in place), with the reason."""
 
@@ -73,8 +79,9 @@ class RecoveryReport:
     def describe(self) -> str:
         """One line for reports."""
         line = (
-            f"{len(self.redispatched)} re-queued, {len(self.registered)} "
-            f"registered, {len(self.left)} left for filing, "
+            f"{len(self.redispatched)} re-queued, {len(self.pending)} already "
+            f"queued, {len(self.registered)} registered, {len(self.left)} left "
+            "for filing, "
             f"{len(self.quarantined)} quarantined, {len(self.failed)} failed"
         )
         if self.foreign:
@@ -91,6 +98,7 @@ class RecoveryReport:
             len(items)
             for items in (
                 self.redispatched,
+                self.pending,
                 self.quarantined,
                 self.left,
                 self.failed,
@@ -164,8 +172,9 @@ def _candidates(tmp_dir: Path) -> Tuple[List[Path], List[Path]]:
         if not path.is_file():
             continue
         if path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX):
-            partials.append(path)
-        elif path.suffix.lower() == ".wav" and not path.name.startswith("."):
+            if path.stat().st_uid == os.geteuid():  # another user's: not ours
+                partials.append(path)
+        elif is_own_wav(path):
             wavs.append(path)
     return wavs, partials
 
@@ -186,6 +195,7 @@ class _Recovery:
         self.detect = program.tasks.get("detection_task")
         self.tmp_dir = tmp_dir
         self.folder_is_ours = False
+        self._pending = self._pending_detections()
 
     def claim(self, wavs: List[Path], partials: List[Path]) -> None:
         """Decide whether the folder is this installation's own.
@@ -228,6 +238,20 @@ class _Recovery:
             return
         self._quarantine(path, "left half-written")
 
+    def _pending_detections(self) -> Optional[List[str]]:
+        """Arguments of the detection tasks not yet finished (None: unknown)."""
+        if self.detect is None:
+            return None
+        from acoupi.system.broker import pending_task_arguments
+
+        route = getattr(self.program, "get_recording_callback_queue", None)
+        try:
+            queue = (route(self.program.config) if route else None) or "celery"
+            return pending_task_arguments(self.program.app, queue)
+        except Exception as error:  # unknown: queue again rather than lose it
+            logger.warning("Could not list the queued detections: %s", error)
+            return None
+
     def _required_models(self) -> List[str]:
         getter = getattr(self.program, "get_required_models", None)
         return list(getter(self.program.config)) if getter is not None else []
@@ -254,11 +278,20 @@ class _Recovery:
             return
         done = {output.name_model for output in outputs}
         if self.detect is not None and any(m not in done for m in self.required):
+            if self._already_pending(recording):
+                self.report.pending.append(path)
+                return
             self.detect.apply_async((recording,))
             self.report.redispatched.append(path)
             logger.info("Detection queued again for %s.", path)
         else:
             self.report.left.append(path)
+
+    def _already_pending(self, recording: data.Recording) -> bool:
+        """Whether detection of ``recording`` is queued or running already."""
+        if self._pending is None:
+            return False
+        return any(str(recording.id) in arguments for arguments in self._pending)
 
     def _find(
         self, path: Path

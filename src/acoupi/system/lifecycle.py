@@ -26,6 +26,8 @@ def setup_program(
     program_name: str,
     args: Optional[Sequence[str]] = None,
     prompt: bool = False,
+    *,
+    extra_options: Sequence[str] = (),
 ) -> None:
     """Set up ``program_name`` in the acoupi home.
 
@@ -45,25 +47,39 @@ def setup_program(
         the program config and the Celery config.
     prompt
         Ask for program config values that are not given in ``args``.
+    extra_options
+        Options the caller itself reads from ``args`` (without ``--``);
+        they are not configuration fields but are not unknown either.
 
     Raises
     ------
     ProgramNotFoundError, InvalidProgramError
         If the program cannot be loaded.
     ParameterError
-        If a config value is invalid.
+        If a config value is invalid, or an option in ``args`` names no
+        configuration field (``UnknownOptionError``, with suggestions).
+    ConfigurationError
+        If the configuration cannot work (see ``acoupi.system.config.checks``);
+        warnings are issued as ``ConfigWarning``.
     """
     from acoupi.system.config import parse_config_from_args, write_config
+    from acoupi.system.config.checks import check_config
+    from acoupi.system.config.options import check_known_options
     from acoupi.system.scripts import get_celery_bin, write_scripts
 
     args = list(args or [])
     program_class = programs.load_program_class(program_name)
     schema = getattr(program_class, "config_schema", None)
+    # Before any prompt: a misspelt option must not cost the answers.
+    schemas = [CeleryConfig] if schema is None else [schema, CeleryConfig]
+    check_known_options(args, schemas, extra=extra_options)
     program_config = (
         parse_config_from_args(schema, args, prompt=prompt)
         if schema is not None
         else None
     )
+    if program_config is not None:
+        check_config(program_config, probe_device=True)
     celery_config = parse_config_from_args(CeleryConfig, args, prompt=False)
     worker_config = program_class.get_worker_config()
     celery_bin = get_celery_bin()

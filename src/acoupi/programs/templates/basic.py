@@ -55,10 +55,10 @@ def _recordings(count: int) -> str:
 class AudioConfiguration(BaseModel):
     """When and how long to record."""
 
-    duration: int = 3
+    duration: int = Field(default=3, gt=0)
     """Length of each recording, in seconds."""
 
-    interval: int = 10
+    interval: int = Field(default=10, gt=0)
     """Seconds between the starts of two recordings."""
 
     chunksize: Annotated[int, NoUserPrompt] = 8192
@@ -171,6 +171,7 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             audio_dir=config.paths.tmp_audio,
             continuous=config.recording.interval <= config.recording.duration,
             filename_template=config.recording.filename_template,
+            time_expansion=getattr(config.microphone, "time_expansion", 1),
         )
 
     def configure_store(self, config: C) -> types.Store:
