@@ -6,9 +6,9 @@ detection and ``--tags`` predicted tags) and a message database with one
 message per recording (half of them sent), then runs the supervisor's
 metrics loop (``MetricsCollector.collect()`` once a second, as ``acoupi
 run --no-live`` does) for ``--seconds`` in a fresh process, for two source
-trees: ``src`` at git revision ``--before`` (default: the merge base of
-``HEAD`` and ``main``, i.e. the code before this branch; exported with
-``git archive``) and this checkout's ``src``. CPU is read from
+trees: ``src`` at git revision ``--before`` (exported with ``git
+archive``; ``cb4c0fc`` is the code before the incremental counts) and this
+checkout's ``src``. CPU is read from
 ``/proc/<pid>/stat`` (user + system time of the loop process) and given as
 % of one core. Rounds
 alternate the order of the two sides; the table gives median and range of
@@ -37,7 +37,7 @@ import time
 import uuid
 from contextlib import closing
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
@@ -70,8 +70,11 @@ if hasattr(collector, "store_counts"):
     collector.store_counts.start(None)
 start_cpu, start = cpu(), time.monotonic()
 looks = 0
+durations = []
 while time.monotonic() - start < seconds:
+    t = time.perf_counter()
     snapshot = collector.collect()
+    durations.append(time.perf_counter() - t)
     assert not snapshot.problems, snapshot.problems
     looks += 1
     time.sleep(max(0.0, start + looks - time.monotonic()))
@@ -80,7 +83,9 @@ t0 = time.perf_counter()
 tags = detections_by_tag(folder / "metadata.db",
     datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
 by_tag = time.perf_counter() - t0
+durations.sort()
 print(json.dumps({"cpu_percent": 100 * used / wall, "looks": looks,
+    "look_ms": 1000 * durations[len(durations) // 2],
     "recordings": snapshot.recordings, "pending": snapshot.messages_pending,
     "by_tag_s": by_tag, "tags": tags}))
 """
@@ -144,14 +149,9 @@ def build(folder: Path, recordings: int, tags: int) -> datetime.datetime:
     return started
 
 
-def export_src(revision: Optional[str], destination: Path) -> Path:
+def export_src(revision: str, destination: Path) -> Path:
     """Write ``src`` as of ``revision`` under ``destination``; return its path."""
     root = HERE.parent
-    if revision is None:
-        revision = subprocess.run(
-            ["git", "-C", str(root), "merge-base", "HEAD", "main"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
     destination.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(root), "archive", revision, "src"],
@@ -182,7 +182,9 @@ def _spread(values: List[float]) -> str:
 def main() -> None:
     """Build, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--before", help="git revision (default: merge base)")
+    parser.add_argument(
+        "--before", required=True, help="git revision to compare with (cb4c0fc)"
+    )
     parser.add_argument("--recordings", type=int, default=100_000)
     parser.add_argument("--tags", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
@@ -208,14 +210,21 @@ def main() -> None:
                     f"round {round_ + 1} {name:6}: {last['cpu_percent']:.2f} % CPU,"
                     f" {last['looks']} looks, counts {last['recordings']} recordings"
                     f" / {last['pending']} pending; per-tag count"
-                    f" {last['by_tag_s']:.3f} s; load {os.getloadavg()[0]:.2f}"
+                    f" {last['by_tag_s']:.3f} s; median look {last['look_ms']:.2f} ms;"
+                    f" load {os.getloadavg()[0]:.2f}"
                 )
     cpu = {name: [r["cpu_percent"] for r in runs[name]] for name in sides}
     tag = {name: [r["by_tag_s"] for r in runs[name]] for name in sides}
+    look = {name: [r["look_ms"] for r in runs[name]] for name in sides}
     ratios = [a / b for a, b in zip(cpu["after"], cpu["before"], strict=True)]
     print()
     print(f"{'':28}{'before':>22}{'after':>22}")
-    for label, values in (("CPU % of one core", cpu), ("per-tag count, 1 h (s)", tag)):
+    rows = (
+        ("CPU % of one core", cpu),
+        ("median look (ms)", look),
+        ("per-tag count, 1 h (s)", tag),
+    )
+    for label, values in rows:
         before, after = _spread(values["before"]), _spread(values["after"])
         print(f"{label:28}{before:>22}{after:>22}")
     print(

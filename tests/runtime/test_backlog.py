@@ -94,7 +94,13 @@ def test_slow_model_lags_but_recording_stays_on_time(
     delay, interval, bound = 2.5, 1, 3
     settings = slow_program(
         model_delay=delay,
-        **{"recording.interval": interval, "detections.max_backlog": bound},
+        **{
+            "recording.interval": interval,
+            # The fake recorder is instant; a duration above the interval
+            # is refused by the configuration checks.
+            "recording.duration": interval,
+            "detections.max_backlog": bound,
+        },
     )
     watcher = load_program(settings)
     depths: List[int] = []

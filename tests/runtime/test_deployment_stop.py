@@ -27,8 +27,11 @@ pytestmark = pytest.mark.celery
 def _recording_times(database: Path) -> List[str]:
     if not database.exists():
         return []
-    with closing(sqlite3.connect(database, timeout=5)) as connection:
-        rows = connection.execute("SELECT datetime FROM recording").fetchall()
+    try:
+        with closing(sqlite3.connect(database, timeout=5)) as connection:
+            rows = connection.execute("SELECT datetime FROM recording").fetchall()
+    except sqlite3.OperationalError:  # being created by a worker right now
+        return []
     return [row[0] for row in rows]
 
 

@@ -33,10 +33,10 @@ def test_without_a_messenger_no_message_is_kept(
     slow_program: Callable[..., Settings],
 ) -> None:
     program = load_program(slow_program())
-    since = now_utc()
+    collector = MetricsCollector(program, now_utc(), [])
     for _ in range(3):
         _record_and_detect(program)
-    snapshot = MetricsCollector(program, since, []).collect()
+    snapshot = collector.collect()
     assert snapshot.model_outputs == 3
     assert _messages(program) == 0
     assert snapshot.messenger is False
