@@ -121,7 +121,9 @@ def build(folder: Path, recordings: int, tags: int) -> datetime.datetime:
                 (rec, when, deployment),
             )
             db.execute(
-                "INSERT INTO model_output VALUES (?, 'm', ?, ?)", (out, rec, when)
+                "INSERT INTO model_output (id, model_name, recording_id, created_on)"
+                " VALUES (?, 'm', ?, ?)",
+                (out, rec, when),
             )
             db.execute(
                 "INSERT INTO detection (id, detection_score, model_output_id)"
@@ -138,7 +140,8 @@ def build(folder: Path, recordings: int, tags: int) -> datetime.datetime:
             when = datetime_to_db(started + datetime.timedelta(seconds=10 * n + 31))
             message = uuid.uuid4().bytes
             db.execute(
-                "INSERT INTO message VALUES (?, ?, ?)", (message, "x" * 2000, when)
+                "INSERT INTO message (id, content, created_on) VALUES (?, ?, ?)",
+                (message, "x" * 2000, when),
             )
             if n % 2 == 0:
                 db.execute(
