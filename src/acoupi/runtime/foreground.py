@@ -170,10 +170,13 @@ class RunSummary:
 
 def _message_lines(s: Snapshot) -> List[str]:
     if s.messenger is False:
-        line = "Messages: none sent or kept (no messenger configured"
-        if s.messages_pending:
-            line += f"; {s.messages_pending} kept from before wait for one"
-        return [line + ")."]
+        from acoupi.programs.templates.outbox import UNSENT_LIMIT
+
+        kept = "unknown" if s.messages_pending is None else s.messages_pending
+        return [
+            f"Messages: none sent (no messenger configured); {kept} waiting, "
+            f"of which only the newest {UNSENT_LIMIT} are kept."
+        ]
     if s.messages_sent is None and s.messages_pending is None:
         return []
     sent = "unknown" if s.messages_sent is None else s.messages_sent

@@ -120,7 +120,7 @@ class MetricsCollector:
         self.store_db = _db_path(getattr(program, "store", None))
         self.message_db = _db_path(getattr(program, "message_store", None))
         self.recordings_dir = _config_path(program, "paths", "recordings")
-        self.store_counts = StoreCounts()
+        self.store_counts = StoreCounts(self.since)
         self.outbox = OutboxCounts()
         try:
             self._start_counts()

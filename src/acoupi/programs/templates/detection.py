@@ -23,6 +23,7 @@ from acoupi.programs.templates.messaging import (
     MessagingProgram,
     MessagingProgramConfiguration,
 )
+from acoupi.programs.templates.outbox import KeepNewestUnsent
 from acoupi.system.files import get_temp_files, move_recording
 from acoupi.tasks import generate_detection_task
 
@@ -146,20 +147,21 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
     def create_detection_task(self, config: C) -> Callable[[data.Recording], None]:
         """Return the detection task.
 
-        Without a messenger no message is made: nothing would ever send
-        it, and the outbox would grow by one message per recording forever.
+        Without a messenger only the newest unsent messages are kept
+        (:mod:`acoupi.programs.templates.outbox`): nothing sends them, and
+        the outbox would otherwise grow by one message per recording forever.
         """
-        factories = (
-            self.get_message_factories(config) if self.messenger is not None else []
-        )
+        outbox = self.message_store
+        if self.messenger is None:
+            outbox = KeepNewestUnsent(outbox)
         return generate_detection_task(
             store=self.store,
             model=self.model,
-            message_store=self.message_store,
+            message_store=outbox,
             logger=self.logger.getChild("detection"),
             output_cleaners=self.get_output_cleaners(config),
             processing_filters=self.get_processing_filters(config),
-            message_factories=factories,
+            message_factories=self.get_message_factories(config),
         )
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
