@@ -86,6 +86,7 @@ def test_deployment_stop_ends_the_foreground_run_with_its_summary(
     assert len(_recording_times(database)) == len(times)
 
 
+@pytest.mark.slow
 def test_ctrl_c_after_the_deployment_ended_elsewhere_still_summarises(
     slow_program: Callable[..., Settings],
     isolated_home: Path,
