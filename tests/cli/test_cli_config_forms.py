@@ -189,8 +189,7 @@ def fake_run(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
             """
             import subprocess, sys
             sleep = "import time; time.sleep(60)"
-            # "celery" in its command line, as a real worker's: only such
-            # processes count as acoupi's (whatever the checkout's path).
+            # Pidfiles only count for processes running Celery or acoupi.
             child = subprocess.Popen([sys.executable, "-c", sleep, "celery"])
             with open(sys.argv[1], "w") as handle:
                 handle.write(str(child.pid))
@@ -228,13 +227,14 @@ def test_config_set_with_detached_workers_advises_restarting_them(
     invoke: Invoke, set_up: Settings
 ) -> None:
     set_up.run_dir.mkdir(parents=True, exist_ok=True)
-    # A worker stand-in ("celery" in its command line, as a real one's),
-    # not a child of an `acoupi` process.
+    # A worker stand-in (its command names Celery) whose parent is this
+    # test process, not an `acoupi` command.
     worker = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)", "celery"]
     )
     try:
         (set_up.run_dir / "acoupi.pid").write_text(str(worker.pid))
+
         result = invoke("config", "set", "name", "test_program")
     finally:
         worker.kill()

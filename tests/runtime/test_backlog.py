@@ -95,10 +95,8 @@ def test_slow_model_lags_but_recording_stays_on_time(
     settings = slow_program(
         model_delay=delay,
         **{
-            "recording.interval": interval,
-            # The fake recorder is instant; a duration above the interval
-            # is refused by the configuration checks.
             "recording.duration": interval,
+            "recording.interval": interval,
             "detections.max_backlog": bound,
         },
     )

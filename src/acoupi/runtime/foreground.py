@@ -170,12 +170,14 @@ class RunSummary:
 
 def _message_lines(s: Snapshot) -> List[str]:
     if s.messenger is False:
-        from acoupi.programs.templates.outbox import UNSENT_LIMIT
+        from acoupi.programs.templates.detection import (
+            UNSENT_KEPT_WITHOUT_MESSENGER as kept,
+        )
 
-        kept = "unknown" if s.messages_pending is None else s.messages_pending
+        now = "unknown" if s.messages_pending is None else s.messages_pending
         return [
-            f"Messages: none sent (no messenger configured); {kept} waiting, "
-            f"of which only the newest {UNSENT_LIMIT} are kept."
+            f"Messages: none sent (no messenger configured); the newest {kept}"
+            f" are kept, {now} now."
         ]
     if s.messages_sent is None and s.messages_pending is None:
         return []
@@ -272,8 +274,6 @@ class _DeploymentWatch:
         self.path = Path(settings.deployment_file)
         self.deployment = deployment
         self.mtime = self._mtime()
-        self.ended: Optional[Deployment] = None
-        """The deployment as ended elsewhere, once noticed."""
 
     def _mtime(self) -> Optional[int]:
         try:
@@ -299,7 +299,6 @@ class _DeploymentWatch:
         if current.id != self.deployment.id:
             return f"another deployment ({current.name!r}) was started"
         if current.ended_on is not None:
-            self.ended = current
             return f"the deployment was ended at {current.ended_on:%H:%M:%S %Z}"
         return None
 
@@ -526,11 +525,6 @@ def run_foreground(
             ended_now = _end(settings, program, queues, console)
             ended = ended_now is not None
             deployment = ended_now or deployment
-        elif watch.ended is not None:
-            # Ended elsewhere without stopping us: finish it now that the
-            # workers are stopped (file what waits, empty the queues).
-            deployment, ended = watch.ended, True
-            _finish(program, deployment, queues, console)
     finally:
         foreground_runs.clear_run(settings)
     snapshot = metrics.collect()
@@ -538,7 +532,7 @@ def run_foreground(
         settings,
         program,
         deployment,
-        ended,
+        ended or stopped_because is not None,
         seconds,
         stopped_because,
         snapshot,

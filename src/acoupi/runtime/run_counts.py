@@ -3,9 +3,8 @@
 The live view asks every second how many recordings, model outputs,
 detections and messages the run stored. Counting the rows since the start
 each time costs more every day (20 % of a core after 100 000 recordings).
-Instead the first look counts the rows of the time window once, by the
-time indexes, and remembers the highest ``rowid`` of each table; every
-later look reads only the rows added since: a range search on the table's own b-tree,
+Instead each count remembers the highest ``rowid`` it has seen and only
+reads the rows added since: a range search on the table's own b-tree,
 whose cost depends on what was added since the last look, not on the size
 of the database.
 
@@ -16,7 +15,8 @@ acoupi runs; a deleted row is not subtracted (the counts are of rows
 """
 
 import sqlite3
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
 
 __all__ = ["OutboxCounts", "StoreCounts"]
 
@@ -33,77 +33,109 @@ def _new(table: str, after: int) -> str:
     return f"(SELECT COUNT(*) FROM {table} WHERE rowid > {int(after)})"
 
 
-_TABLES = ("recording", "model_output", "detection")
+@dataclass
+class _RowCounts:
+    """Rows added to some tables since :meth:`start`."""
 
-_SINCE = {
-    # Rows of each table whose time is in the window, by the time indexes.
-    "recording": "(SELECT COUNT(*) FROM recording WHERE datetime >= :since)",
-    "model_output": "(SELECT COUNT(*) FROM model_output WHERE created_on >= :since)",
-    "detection": "(SELECT COUNT(*) FROM model_output m CROSS JOIN detection d"
-    " ON d.model_output_id = m.id WHERE m.created_on >= :since)",
-}
+    tables: Sequence[str]
+    counts: Dict[str, int] = field(default_factory=dict)
+    _after: Optional[List[int]] = None
+
+    def start(
+        self,
+        connection: Optional[sqlite3.Connection],
+        already: Optional[Dict[str, str]] = None,
+    ) -> None:
+        """Count from now on (``None``: the database does not exist yet).
+
+        ``already`` maps a table to a query counting the rows it holds that
+        belong in the count from the start (an indexed time range).
+        """
+        self.counts = {table: 0 for table in self.tables}
+        if connection is None:
+            self._after = [0] * len(self.tables)
+            return
+        query = ", ".join(_highest(table) for table in self.tables)
+        self._after = list(connection.execute(f"SELECT {query}").fetchone())
+        for table, count in (already or {}).items():
+            self.counts[table] = int(connection.execute(count).fetchone()[0])
+
+    def update(self, connection: sqlite3.Connection) -> None:
+        """Add the rows stored since the last update (starts if not started)."""
+        if self._after is None:
+            self.start(connection)
+            return
+        parts = []
+        for table, after in zip(self.tables, self._after, strict=True):
+            parts += [_new(table, after), _highest(table)]
+        row = connection.execute(f"SELECT {', '.join(parts)}").fetchone()
+        for index, table in enumerate(self.tables):
+            self.counts[table] += int(row[2 * index])
+            self._after[index] = max(self._after[index], int(row[2 * index + 1]))
 
 
 class StoreCounts:
     """Recordings, model outputs and detections stored since a moment.
 
-    :meth:`start` counts the rows whose time is at or after ``since`` once
-    (by the time indexes) and notes the highest rowids; every
-    :meth:`update` then adds the rows stored since the last look.
+    Parameters
+    ----------
+    since
+        Count the rows whose time (recording start, model output creation)
+        is at or after this database datetime text; by default only the
+        rows stored after :meth:`start`. The first count uses the time
+        indexes once; later ones only read new rows.
     """
 
-    def __init__(self, since: str = "") -> None:
-        self.since = since
-        """Start of the window, in the stored form of datetimes."""
-
-        self.counts: Dict[str, int] = dict.fromkeys(_TABLES, 0)
-        self._after: Optional[List[int]] = None
+    def __init__(self, since: Optional[str] = None) -> None:
+        self._rows = _RowCounts(("recording", "model_output", "detection"))
+        self._since = since
 
     @property
     def started(self) -> bool:
         """Whether the starting point is known."""
-        return self._after is not None
+        return self._rows._after is not None
 
     def start(self, connection: Optional[sqlite3.Connection]) -> None:
-        """Count the rows of the window (``None``: no database yet)."""
-        if connection is None:
-            self.counts, self._after = dict.fromkeys(_TABLES, 0), [0] * len(_TABLES)
-            return
-        parts = []
-        for table in _TABLES:
-            parts += [_SINCE[table], _highest(table)]
-        row = connection.execute(f"SELECT {', '.join(parts)}", {"since": self.since})
-        values = [int(value) for value in row.fetchone()]
-        self.counts = {table: values[2 * i] for i, table in enumerate(_TABLES)}
-        self._after = [values[2 * i + 1] for i in range(len(_TABLES))]
+        """Take the starting point (``None``: the database does not exist yet)."""
+        self._rows.start(connection, self._already())
 
     def update(self, connection: sqlite3.Connection) -> None:
-        """Add the rows stored since the last look (starts if not started)."""
-        if self._after is None:
+        """Add the rows stored since the last update."""
+        if not self.started:
             self.start(connection)
             return
-        parts = []
-        for table, after in zip(_TABLES, self._after, strict=True):
-            parts += [_new(table, after), _highest(table)]
-        row = connection.execute(f"SELECT {', '.join(parts)}").fetchone()
-        for index, table in enumerate(_TABLES):
-            self.counts[table] += int(row[2 * index])
-            self._after[index] = max(self._after[index], int(row[2 * index + 1]))
+        self._rows.update(connection)
+
+    def _already(self) -> Optional[Dict[str, str]]:
+        if self._since is None:
+            return None
+        # A datetime text we were given by datetime_to_db: quote it safely.
+        since = "'" + self._since.replace("'", "''") + "'"
+        return {
+            "recording": f"SELECT COUNT(*) FROM recording WHERE datetime >= {since}",
+            "model_output": (
+                f"SELECT COUNT(*) FROM model_output WHERE created_on >= {since}"
+            ),
+            "detection": (
+                "SELECT COUNT(*) FROM model_output m CROSS JOIN detection d"
+                f" ON d.model_output_id = m.id WHERE m.created_on >= {since}"
+            ),
+        }
 
     @property
     def recordings(self) -> int:
         """Recordings stored since the start."""
-        return self.counts["recording"]
+        return self._rows.counts.get("recording", 0)
 
     @property
     def model_outputs(self) -> int:
         """Model outputs stored since the start."""
-        return self.counts["model_output"]
+        return self._rows.counts.get("model_output", 0)
 
     @property
     def detections(self) -> int:
         """Detections stored since the start."""
-        return self.counts["detection"]
+        return self._rows.counts.get("detection", 0)
 
 
 class OutboxCounts:
