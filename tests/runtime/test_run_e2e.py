@@ -44,7 +44,13 @@ def test_run_for_a_duration_on_the_embedded_broker(settings: Settings) -> None:
     assert "acoupi" in result.output and "beat" in result.output  # the live view
     deployment = json.loads(settings.deployment_file.read_text())
     assert deployment["name"] == "trial" and "ended_on" in deployment
-    assert "Task executed" in (settings.log_dir / "acoupi.log").read_text()
+    log = (settings.log_dir / "acoupi.log").read_text()
+    assert "Task executed" in log
+    # Plain logs: no start-up banner, no kombu warning at every connection.
+    assert "[config]" not in log and "No hostname was supplied" not in log
+    assert "acoupi is running: worker acoupi and the scheduler (beat)" in (
+        result.output.replace("\n", " ")
+    )
     assert (settings.home / "broker" / "queue").is_dir()
     _assert_nothing_left(settings)
 
