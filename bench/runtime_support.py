@@ -287,6 +287,8 @@ class Install:
     home: Path
     audio_env: Dict[str, str] = field(default_factory=dict)
     processes: List[subprocess.Popen] = field(default_factory=list)
+    bin_dir: Optional[Path] = None
+    """The venv's ``bin`` (e.g. of upstream 0.8.0); default by ``kind``."""
 
     @property
     def acoupi_home(self) -> Path:
@@ -294,6 +296,8 @@ class Install:
 
     @property
     def bin(self) -> Path:
+        if self.bin_dir is not None:
+            return self.bin_dir
         return OURS_BIN if self.kind == "ours" else UPSTREAM_BIN
 
     @property
