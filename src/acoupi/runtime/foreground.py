@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from rich.console import Console
 
 from acoupi.data import Deployment
+from acoupi.runtime.beat_plan import write_beat_plan
 from acoupi.runtime.coverage import Coverage, measure_coverage
 from acoupi.runtime.environment import child_environment
 from acoupi.runtime.metrics import (
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 APP_MODULE = "acoupi.runtime.celery_app"
 """``-A`` target of the children: the program's app, broker applied."""
+
+BEAT_APP_MODULE = "acoupi.runtime.beat_app"
+"""``-A`` target of beat: a bare app from the beat plan."""
 
 
 class WorkersRunningError(AcoupiError):
@@ -345,7 +349,11 @@ def run_foreground(
         settings.celery_pool_type,
         level,
     )
-    specs.append(beat_spec(settings, celery_bin, APP_MODULE, level))
+    # Beat only sends task names on a timer: with a plan it runs a bare app
+    # instead of the whole program (no numpy or model modules in beat).
+    lean = write_beat_plan(program.app, Path(settings.run_dir))
+    beat_module = BEAT_APP_MODULE if lean else APP_MODULE
+    specs.append(beat_spec(settings, celery_bin, beat_module, level))
     queues = list(dict.fromkeys([*worker_config.queue_names(), "celery"]))
     supervisor = Supervisor(
         specs,
