@@ -699,3 +699,41 @@ class RabbitVhosts:
                 timeout=60,
             )
         self.names = []
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` (shared pages split between users)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Highest RSS ``pid`` ever had (``VmHWM``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_role(pid: int) -> str:
+    """Short role of an acoupi process: ``run``, ``worker <name>``, ``beat``."""
+    command = proc_name(pid)
+    words = command.split()
+    if " beat" in command:
+        return "beat"
+    if " worker" in command:
+        for index, word in enumerate(words):
+            if word == "-n" and index + 1 < len(words):
+                return "worker " + words[index + 1].split("@")[0]
+        return "worker"
+    if "acoupi" in command and " run" in command:
+        return "run (supervisor)"
+    return command[:40]
