@@ -91,3 +91,28 @@ def test_no_plan_for_a_schedule_it_cannot_write(
     assert app.conf.beat_schedule["recording_task"]["schedule"] == (
         datetime.timedelta(seconds=10)
     )
+
+
+def test_supervisor_imports_no_numpy_for_a_program_without_audio(
+    settings: Settings,
+) -> None:
+    # The run supervisor of the test program carried numpy (~10 MB) only
+    # because recovery imported the WAV module for a file-name suffix.
+    setup_program(settings, "acoupi.programs.test")
+    code = (
+        "import sys; import acoupi.runtime.foreground, acoupi.cli.run; "
+        "from acoupi.system.programs import load_program; "
+        "from acoupi.system.constants import Settings; "
+        "load_program(Settings()); print('numpy' in sys.modules)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=child_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
