@@ -35,13 +35,15 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
     table.add_row("Processed by the model", _value(snapshot.model_outputs))
     table.add_row("Detections", _value(snapshot.detections))
     table.add_row("Detection backlog", _value(snapshot.backlog))
-    if snapshot.messages_pending is not None or snapshot.messages_sent is not None:
+    if snapshot.messenger is False:
+        table.add_row("Messages", Text("not sent: no messenger configured", "dim"))
+    elif snapshot.messages_pending is not None or snapshot.messages_sent is not None:
         table.add_row(
             "Messages sent / pending",
             Text(f"{snapshot.messages_sent} / {snapshot.messages_pending}"),
         )
-    failed = Text(f" ({tasks_failed} failed)", style="red") if tasks_failed else ""
-    table.add_row("Tasks run", Text.assemble(str(tasks_ok), failed))
+    failed = Text(f", {tasks_failed} failed", style="red") if tasks_failed else ""
+    table.add_row("Tasks finished", Text.assemble(f"{tasks_ok} ok", failed))
     if snapshot.queues is not None:
         queues = ", ".join(f"{q} {n}" for q, n in snapshot.queues.items())
         table.add_row("Waiting in queues", Text(queues or "-"))

@@ -126,13 +126,13 @@ def worker_liveness(
         no heartbeat file yet (started before this proof existed, or still
         starting), so only a ping can tell.
     """
-    from acoupi.system.celery import pid_alive
+    from acoupi.system.pidfiles import live_pid
 
     now = time.time() if now is None else now
     result: Dict[str, bool] = {}
     for name in names:
-        pid = _read_pid(Path(run_dir) / f"{name}.pid")
-        if pid is None or not pid_alive(pid):
+        pid = live_pid(Path(run_dir) / f"{name}.pid")
+        if pid is None:
             result[name] = False
             continue
         beat = heartbeat_path(run_dir, name)
@@ -142,23 +142,6 @@ def worker_liveness(
             return None
         result[name] = _read_pid(beat) == pid and age <= HEARTBEAT_STALE
     return result
-
-
-def live_processes(run_dir: Path) -> Dict[str, int]:
-    """Processes of this installation that are alive, by pidfile name.
-
-    Read from the pidfiles in ``run_dir``, which ``celery multi``, the beat
-    script and ``acoupi run`` all write.
-    """
-    from acoupi.system.celery import pid_alive
-
-    found = {}
-    folder = Path(run_dir)
-    for pidfile in sorted(folder.glob("*.pid")) if folder.is_dir() else []:
-        pid = _read_pid(pidfile)
-        if pid is not None and pid_alive(pid):
-            found[pidfile.stem] = pid
-    return found
 
 
 def supervisor_of(pid: int) -> Optional[int]:

@@ -91,6 +91,9 @@ class AcoupiStatus(BaseModel):
     deployment: Optional[Deployment]
     backlog: Optional[int] = None
     """Recordings waiting for detection; None when unknown."""
+    pending: Optional[str] = None
+    """Recordings written but not yet filed, wherever they wait, and the age
+    of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
 
     running: Optional[Running] = None
     """Services, foreground or stopped; None when unknown."""
@@ -160,10 +163,12 @@ def _load(settings: Settings) -> Optional[Any]:
         return None
 
 
-def _program_state(program: Optional[Any]) -> tuple[ProgramState, Optional[int]]:
-    """Check the program and measure its detection backlog."""
+def _program_state(
+    program: Optional[Any],
+) -> tuple[ProgramState, Optional[int], Optional[str]]:
+    """Check the program, measure its detection backlog and its pending files."""
     if program is None:
-        return ProgramState.ERROR, None
+        return ProgramState.ERROR, None, None
     state = check_program(program)
     try:
         from acoupi.runtime.backlog import get_backlog
@@ -172,13 +177,17 @@ def _program_state(program: Optional[Any]) -> tuple[ProgramState, Optional[int]]
     except Exception:  # broker down: the backlog is unknown, not zero
         logger.debug("Could not measure the backlog", exc_info=True)
         backlog = None
-    return state, backlog
+    from acoupi.runtime.pending import pending_recordings
+
+    pending = pending_recordings(program)
+    return state, backlog, None if pending is None else pending.describe()
 
 
 def _running(settings: Settings, services: ServicesStatus) -> Running:
-    from acoupi.system.liveness import live_processes, supervisor_of
+    from acoupi.system.liveness import supervisor_of
+    from acoupi.system.pidfiles import owned_processes
 
-    processes = live_processes(Path(settings.run_dir))
+    processes = owned_processes(Path(settings.run_dir))
     if services.acoupi == ServiceStatus.ACTIVE:
         return Running(mode=RunMode.SERVICES, processes=processes)
     if not processes:
@@ -195,6 +204,7 @@ def _program_part(
 ) -> tuple[
     ProgramState,
     Optional[int],
+    Optional[str],
     Optional[ScheduleOutlook],
     Optional[Activity],
     List[DiskUsage],
@@ -205,10 +215,10 @@ def _program_part(
     from acoupi.system.outlook import program_timezone, schedule_outlook
 
     program = _load(settings)
-    state, backlog = _program_state(program)
+    state, backlog, pending = _program_state(program)
     folders = [Path(settings.home)]
     if program is None:
-        return state, backlog, None, None, disk_usage(folders)
+        return state, backlog, pending, None, None, disk_usage(folders)
     activity: Optional[Activity] = None
     outlook: Optional[ScheduleOutlook] = None
     try:
@@ -224,7 +234,7 @@ def _program_part(
     except Exception:  # a condition may fail any way
         logger.debug("Could not work out the schedule", exc_info=True)
     folders.extend(storage_folders(program))
-    return state, backlog, outlook, activity, disk_usage(folders)
+    return state, backlog, pending, outlook, activity, disk_usage(folders)
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -260,7 +270,7 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_part, settings, deployment)
         services = pool.submit(_services_status, settings)
-        program_state, backlog, outlook, activity, disk = program.result()
+        program_state, backlog, pending, outlook, activity, disk = program.result()
         services_status = services.result()
         try:
             running: Optional[Running] = _running(settings, services_status)
@@ -277,4 +287,5 @@ def get_status(settings: Settings) -> AcoupiStatus:
             outlook=outlook,
             activity=activity,
             disk=disk,
+            pending=pending,
         )
