@@ -19,7 +19,7 @@ def _triggered(settings: Settings, home: Path) -> None:
         "acoupi.programs.triggered",
         args=[
             "--microphone.device_name", "simulated",
-            "--microphone.samplerate", "48000",
+            "--microphone.samplerate", "256000",
             "--paths.tmp_audio", str(home / "tmp"),
         ],
     )  # fmt: skip

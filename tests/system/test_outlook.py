@@ -241,3 +241,43 @@ def test_activity_counts_pending_messages_and_says_where_they_go(
     assert activity.problems == []
     assert (activity.messages_pending, activity.messages_sent) == (1, 1)
     assert activity.messages_destination == "mqtt://127.0.0.1:1883 topic site/one"
+
+
+def test_status_does_not_wait_on_a_silent_broker(
+    settings: Settings, isolated_home: Path
+) -> None:
+    import socket
+    import time
+
+    from acoupi.system.celery import CeleryState
+    from acoupi.system.state import get_status
+
+    # A broker that accepts connections and never answers (a hung or
+    # firewalled host): connects, handshakes and queue reads all stall.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    try:
+        setup_program(
+            settings,
+            "acoupi.programs.triggered",
+            args=[
+                "--microphone.device_name", "simulated",
+                "--microphone.samplerate", "256000",
+                "--paths.tmp_audio", str(isolated_home / "tmp"),
+                "--broker_url", f"pyamqp://guest:guest@127.0.0.1:{port}//",
+            ],
+        )  # fmt: skip
+        started = time.monotonic()
+        status = get_status(settings)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+
+    # Deadlines, not speed: 0.75 s per broker read; Celery's own defaults
+    # waited 4 s per attempt.
+    assert elapsed < 3, elapsed
+    assert status.celery.state == CeleryState.UNAVAILABLE
+    assert status.backlog is None
+    assert status.outlook is not None and status.outlook.records
