@@ -207,18 +207,17 @@ def _program_state(
 
 
 def _running(settings: Settings, services: ServicesStatus) -> Running:
-    from acoupi.system.liveness import supervisor_of
+    from acoupi.system.foreground_runs import find_run
     from acoupi.system.pidfiles import owned_processes
 
     processes = owned_processes(Path(settings.run_dir))
     if services.acoupi == ServiceStatus.ACTIVE:
         return Running(mode=RunMode.SERVICES, processes=processes)
+    run = find_run(settings)
+    if run is not None:
+        return Running(mode=RunMode.FOREGROUND, pid=run.pid, processes=processes)
     if not processes:
         return Running(mode=RunMode.STOPPED)
-    for pid in processes.values():
-        supervisor = supervisor_of(pid)
-        if supervisor is not None:
-            return Running(mode=RunMode.FOREGROUND, pid=supervisor, processes=processes)
     return Running(mode=RunMode.DETACHED, processes=processes)
 
 
