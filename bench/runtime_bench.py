@@ -18,7 +18,8 @@ ratio) and writes JSON to ``bench/results/runtime_<name>.json``:
 
 ``idle --rounds 10 --window 30``
     ``acoupi.programs.test`` (one task every 10 s, records nothing) for
-    ours on the built-in broker, ours on RabbitMQ, upstream 0.3.2 and 0.8.0
+    ours on the built-in broker (default, and with ``acoupi run --lean``:
+    beat in the supervisor), ours on RabbitMQ, upstream 0.3.2 and 0.8.0
     on RabbitMQ, all running at once; each round samples every side's PSS
     (all processes of the deployment: ``acoupi run`` supervisor, workers,
     beat) and its CPU time over the round, in rotating order, and the
@@ -420,6 +421,7 @@ def cmd_idle(args: argparse.Namespace) -> None:
     for side in sides:
         if side.name == "ours":
             configs.append(("ours", side, "acoupi.programs.test", False))
+            configs.append(("ours-lean", side, "acoupi.programs.test", False))
             if args.ours_rabbitmq:
                 configs.append(("ours-rabbitmq", side, "acoupi.programs.test", True))
             if args.triggered:
@@ -438,7 +440,8 @@ def cmd_idle(args: argparse.Namespace) -> None:
             commands[label] = [" ".join(install.setup(program, options))]
             installs[label] = install
         for label, install in installs.items():
-            commands[label] += install.start(None)
+            lean = ["--lean"] if label == "ours-lean" else []
+            commands[label] += install.start(None, lean)
         log(
             f"warm-up {args.warmup:.0f} s, then {args.rounds} rounds of {args.window} s"
         )
@@ -518,6 +521,10 @@ def cmd_idle(args: argparse.Namespace) -> None:
         )
     )
     upstream_sides = [n for n in comparable if n.startswith("up")]
+    if "ours-lean" in pss:
+        for name in upstream_sides:
+            lean = ratio_summary(pss["ours-lean"], pss[name])
+            print(f"ours-lean / {name} (PSS, per round): {lean}")
     if "ours" in pss and upstream_sides:
         print("\nWith the broker daemon counted (upstream needs RabbitMQ):")
         totals = []

@@ -360,10 +360,15 @@ class Install:
         self.processes.append(process)
         return process
 
-    def start(self, duration: Optional[float] = None) -> List[str]:
-        """Start the program; returns the command lines used."""
+    def start(
+        self, duration: Optional[float] = None, run_options: Sequence[str] = ()
+    ) -> List[str]:
+        """Start the program; returns the command lines used.
+
+        ``run_options`` go to ours' ``acoupi run`` (e.g. ``--lean``).
+        """
         if self.kind == "ours":
-            command = [str(self.bin / "acoupi"), "run", "--no-live"]
+            command = [str(self.bin / "acoupi"), "run", "--no-live", *run_options]
             if duration is not None:
                 command += ["--duration", str(duration)]
             self.spawn(command, "run", self.home)
