@@ -13,23 +13,16 @@ interval) it falls back to the full program app.
 import datetime
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from acoupi.system.atomic import atomic_write_text
 from acoupi.system.constants import Settings
+from acoupi.system.outlook import schedule_seconds
 
 __all__ = ["PLAN_FILE", "build_beat_app", "write_beat_plan"]
 
 PLAN_FILE = "beat-plan.json"
 """File in ``run_dir`` with the schedule and routes of the running program."""
-
-
-def _seconds(schedule: Any) -> Optional[float]:
-    if isinstance(schedule, datetime.timedelta):
-        return schedule.total_seconds()
-    if isinstance(schedule, (int, float)) and not isinstance(schedule, bool):
-        return float(schedule)
-    return None
 
 
 def write_beat_plan(app: Any, run_dir: Path) -> bool:
@@ -51,7 +44,7 @@ def write_beat_plan(app: Any, run_dir: Path) -> bool:
     path = Path(run_dir) / PLAN_FILE
     entries: Dict[str, Dict[str, Any]] = {}
     for name, entry in (app.conf.beat_schedule or {}).items():
-        seconds = _seconds(entry.get("schedule"))
+        seconds = schedule_seconds(entry.get("schedule"))
         if seconds is None or set(entry) - {"task", "schedule"}:
             path.unlink(missing_ok=True)
             return False
