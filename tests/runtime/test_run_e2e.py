@@ -13,6 +13,7 @@ from runtime_support import acoupi_processes, wait_until
 from acoupi.cli.run import run
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
+from acoupi.system.state import RunMode, get_status
 
 pytestmark = pytest.mark.celery
 
@@ -75,6 +76,9 @@ def _run_until_a_task_ran(settings: Settings, signum: int) -> str:
     try:
         wait_until(lambda: _task_succeeded(settings), timeout=40)
         assert len(acoupi_processes(settings.home)) >= 3  # run, worker, beat
+        running = get_status(settings).running  # what `deployment status` says
+        assert running is not None and running.mode == RunMode.FOREGROUND
+        assert running.pid == process.pid
         process.send_signal(signum)
         output, _ = process.communicate(timeout=30)
     finally:

@@ -346,6 +346,18 @@ def get_celery_status(
         proven = _heartbeat_status(settings, expected)
         if proven is not None:
             return proven
+    elif _is_embedded(settings):
+        # Nobody to ping, and the built-in broker is folders: checking them
+        # is all a connection would tell, without importing kombu's stack.
+        from acoupi.system.broker import check_embedded_broker
+
+        try:
+            check_embedded_broker(settings)
+        except CeleryUnavailableError as error:
+            return CeleryStatus(state=CeleryState.UNAVAILABLE, detail=error.message)
+        return CeleryStatus(
+            state=CeleryState.UNAVAILABLE, detail="No Celery worker is running."
+        )
     try:
         with _Broker(settings, connect_timeout) as (app, connection):
             if not expected:
@@ -393,6 +405,16 @@ def get_celery_status(
         workers=statuses,
         detail="No Celery worker answered.",
     )
+
+
+def _is_embedded(settings: Settings) -> bool:
+    """Whether the configured broker is the built-in one (False if unknown)."""
+    from acoupi.system.broker import is_embedded
+
+    try:
+        return is_embedded(_load_celery_config(settings))
+    except Exception:  # missing or broken config: _Broker explains it
+        return False
 
 
 def _heartbeat_status(

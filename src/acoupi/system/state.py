@@ -145,9 +145,36 @@ def _services_status(settings: Settings) -> ServicesStatus:
     )
 
 
+BROKER_WAIT = 0.75
+"""Seconds status waits for the broker (connect, queue depth): an unreachable
+broker must not hold the answer up beyond a second."""
+
+
+def _within(seconds: float, read: Callable[..., Any], *args: Any) -> Any:
+    """``read(*args)``, or None when it fails or takes longer than ``seconds``.
+
+    Runs in a daemon thread, so a call stuck on a dead network neither
+    delays the answer nor the exit of the command.
+    """
+    import threading
+
+    result: list[Any] = []
+
+    def call() -> None:
+        try:
+            result.append(read(*args))
+        except Exception:  # broker down: the value is unknown, not zero
+            logger.debug("Could not read %s", read.__name__, exc_info=True)
+
+    thread = threading.Thread(target=call, name="acoupi-status-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return result[0] if result else None
+
+
 def _celery_status(settings: Settings) -> CeleryStatus:
     try:
-        return get_celery_status(settings)
+        return get_celery_status(settings, connect_timeout=BROKER_WAIT)
     except Exception as error:  # a status report must not raise
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
@@ -170,13 +197,9 @@ def _program_state(
     if program is None:
         return ProgramState.ERROR, None, None
     state = check_program(program)
-    try:
-        from acoupi.runtime.backlog import get_backlog
+    from acoupi.runtime.backlog import get_backlog
 
-        backlog: Optional[int] = get_backlog(program)
-    except Exception:  # broker down: the backlog is unknown, not zero
-        logger.debug("Could not measure the backlog", exc_info=True)
-        backlog = None
+    backlog = _within(BROKER_WAIT, get_backlog, program)
     from acoupi.runtime.pending import pending_recordings
 
     pending = pending_recordings(program)
@@ -184,18 +207,17 @@ def _program_state(
 
 
 def _running(settings: Settings, services: ServicesStatus) -> Running:
-    from acoupi.system.liveness import supervisor_of
+    from acoupi.system.foreground_runs import find_run
     from acoupi.system.pidfiles import owned_processes
 
     processes = owned_processes(Path(settings.run_dir))
     if services.acoupi == ServiceStatus.ACTIVE:
         return Running(mode=RunMode.SERVICES, processes=processes)
+    run = find_run(settings)
+    if run is not None:
+        return Running(mode=RunMode.FOREGROUND, pid=run.pid, processes=processes)
     if not processes:
         return Running(mode=RunMode.STOPPED)
-    for pid in processes.values():
-        supervisor = supervisor_of(pid)
-        if supervisor is not None:
-            return Running(mode=RunMode.FOREGROUND, pid=supervisor, processes=processes)
     return Running(mode=RunMode.DETACHED, processes=processes)
 
 
