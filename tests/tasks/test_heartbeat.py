@@ -26,6 +26,7 @@ def test_heartbeat_fields_and_json_key_order() -> None:
         "status",
         "acoupi_version",
         "detection_backlog",
+        "problem",
     ]
     assert heartbeat.acoupi_version == __version__
 

@@ -46,6 +46,8 @@ class AcoupiStatus(BaseModel):
     deployment: Optional[Deployment]
     backlog: Optional[int] = None
     """Recordings waiting for detection; None when unknown."""
+    storage: Optional[str] = None
+    """Why recording is paused for lack of disk space; None when it is not."""
     pending: Optional[str] = None
     """Recordings written but not yet filed, wherever they wait, and the age
     of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
@@ -95,17 +97,32 @@ def _celery_status(settings: Settings) -> CeleryStatus:
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
 
-def _program_state(
-    settings: Settings,
-) -> tuple[ProgramState, Optional[int], Optional[str]]:
-    """Check the program and measure its detection backlog (one load)."""
+class _ProgramFacts(BaseModel):
+    state: ProgramState
+    backlog: Optional[int] = None
+    pending: Optional[str] = None
+    storage: Optional[str] = None
+
+
+def _storage_problem(program: object) -> Optional[str]:
+    problem = getattr(program, "storage_problem", None)
+    if problem is None:
+        return None
+    try:
+        return problem()
+    except Exception as error:  # a status report must not raise
+        return f"Disk space unknown: {error}"
+
+
+def _program_state(settings: Settings) -> _ProgramFacts:
+    """Check the program and measure its backlog and disk (one load)."""
     if not is_configured(settings):
-        return ProgramState.ERROR, None, None
+        return _ProgramFacts(state=ProgramState.ERROR)
     try:
         program = load_program(settings)
     except Exception:  # loading the program may fail any way
         logger.debug("Could not load the program", exc_info=True)
-        return ProgramState.ERROR, None, None
+        return _ProgramFacts(state=ProgramState.ERROR)
     state = check_program(program)
     try:
         from acoupi.runtime.backlog import get_backlog
@@ -117,7 +134,12 @@ def _program_state(
     from acoupi.runtime.pending import pending_recordings
 
     pending = pending_recordings(program)
-    return state, backlog, None if pending is None else pending.describe()
+    return _ProgramFacts(
+        state=state,
+        backlog=backlog,
+        pending=None if pending is None else pending.describe(),
+        storage=_storage_problem(program),
+    )
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -152,12 +174,13 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_state, settings)
         services = pool.submit(_services_status, settings)
-        program_state, backlog, pending = program.result()
+        facts = program.result()
         return AcoupiStatus(
             services=services.result(),
             celery=celery.result(),
-            program=program_state,
+            program=facts.state,
             deployment=_deployment(settings),
-            backlog=backlog,
-            pending=pending,
+            backlog=facts.backlog,
+            pending=facts.pending,
+            storage=facts.storage,
         )

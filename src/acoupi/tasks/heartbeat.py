@@ -1,7 +1,7 @@
 """The heartbeat task: tell the server that the device is alive."""
 
 import logging
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,9 @@ class Heartbeat(BaseModel):
     acoupi_version: str = acoupi.__version__
     detection_backlog: Optional[int] = None
     """Recordings waiting for detection, when the program measures it."""
+    problem: Optional[str] = None
+    """What keeps the device from working normally (``status`` is then
+    ``"PROBLEM"``), e.g. recording paused for lack of disk space."""
 
 
 def generate_heartbeat_task(
@@ -38,6 +41,7 @@ def generate_heartbeat_task(
     logger: logging.Logger = logger,
     message_store: Optional[types.MessageStore] = None,
     backlog: Optional[Callable[[], Optional[int]]] = None,
+    problem: Optional[Callable[[], Optional[str]]] = None,
 ) -> Callable[[], None]:
     """Build the task that sends a heartbeat through every messenger.
 
@@ -56,6 +60,10 @@ def generate_heartbeat_task(
     backlog
         Optional function returning how many recordings wait for detection;
         reported so a lagging model is visible remotely.
+    problem
+        Optional function returning what keeps the device from working
+        normally (None when all is well), e.g. a full disk; reported with
+        status ``PROBLEM`` so the server sees it.
 
     Returns
     -------
@@ -75,10 +83,13 @@ def generate_heartbeat_task(
     def heartbeat_task() -> None:
         now = now_utc()
         try:
+            trouble = _measure(problem, logger)
             heartbeat = Heartbeat(
                 device_id=devices.get_device_id(),
                 sent_on=now,
+                status="OK" if trouble is None else "PROBLEM",
                 detection_backlog=_measure(backlog, logger),
+                problem=trouble,
             )
         except Exception:
             logger.exception("Could not build the heartbeat.")
@@ -112,13 +123,16 @@ def generate_heartbeat_task(
     return heartbeat_task
 
 
+T = TypeVar("T")
+
+
 def _measure(
-    backlog: Optional[Callable[[], Optional[int]]], logger: logging.Logger
-) -> Optional[int]:
-    if backlog is None:
+    measure: Optional[Callable[[], Optional[T]]], logger: logging.Logger
+) -> Optional[T]:
+    if measure is None:
         return None
     try:
-        return backlog()
+        return measure()
     except Exception:  # a heartbeat must go out even when the broker is down
-        logger.warning("Could not measure the detection backlog.", exc_info=True)
+        logger.warning("Could not measure %s.", measure, exc_info=True)
         return None

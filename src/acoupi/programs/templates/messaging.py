@@ -123,6 +123,7 @@ class MessagingProgram(BasicProgram[C], Generic[C]):
             logger=self.logger.getChild("heartbeat"),
             message_store=self.message_store,
             backlog=lambda: get_backlog(self),
+            problem=getattr(self, "storage_problem", None),
         )
 
     def register_messaging_task(self, config: C) -> None:
