@@ -26,7 +26,6 @@ def test_heartbeat_fields_and_json_key_order() -> None:
         "status",
         "acoupi_version",
         "detection_backlog",
-        "problem",
     ]
     assert heartbeat.acoupi_version == __version__
 

@@ -120,7 +120,12 @@ def apply_retention(
     now = now or datetime.datetime.now(datetime.timezone.utc)
     unsent = ""
     if message_store is not None:
-        unsent = "\n".join(m.content for m in message_store.get_unsent_messages())
+        unsent = "\n".join(
+            m.content.decode(errors="replace")
+            if isinstance(m.content, bytes)
+            else m.content
+            for m in message_store.get_unsent_messages()
+        )
 
     entries = sorted(_candidates(recordings_dir, store), key=lambda e: e[0].created_on)
     allowed = []

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["atomic_write_text", "fsync_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir"]
 
 
 def atomic_write_text(
@@ -31,6 +31,15 @@ def atomic_write_text(
         or ``0o755`` for scripts. Defaults to ``0o600`` (acoupi's files are
         private to its user), or the existing file's mode when overwriting.
     """
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def atomic_write_bytes(
+    path: Path,
+    content: bytes,
+    mode: Optional[int] = None,
+) -> None:
+    """Write ``content`` to ``path`` atomically (as :func:`atomic_write_text`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
@@ -39,8 +48,8 @@ def atomic_write_text(
     try:
         # The temp file starts as 0o600, so secrets are never readable by
         # others, not even for an instant.
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)

@@ -52,6 +52,7 @@ __all__ = [
     "celery_conf_for",
     "check_embedded_broker",
     "is_embedded",
+    "place_embedded",
     "pending_task_arguments",
     "purge_queues",
     "queue_depths",
@@ -169,9 +170,27 @@ def celery_conf_for(config: CeleryConfig, settings: Settings) -> Dict[str, Any]:
     dict
         Settings for ``Celery.config_from_object``.
     """
-    conf = config.as_celery_conf()
-    embedded_broker = _is_embedded_broker(config.broker_url)
-    embedded_backend = _is_embedded_backend(config.result_backend)
+    return place_embedded(config.as_celery_conf(), settings)
+
+
+def place_embedded(conf: Dict[str, Any], settings: Settings) -> Dict[str, Any]:
+    """Return ``conf`` with the bare embedded broker placed in ``settings.home``.
+
+    Parameters
+    ----------
+    conf
+        Celery settings as stored (the fields of a ``CeleryConfig``).
+    settings
+        The acoupi settings, giving the home.
+
+    Returns
+    -------
+    dict
+        A new mapping; ``conf`` itself is not changed.
+    """
+    conf = dict(conf)
+    embedded_broker = _is_embedded_broker(str(conf.get("broker_url", "")))
+    embedded_backend = _is_embedded_backend(str(conf.get("result_backend", "")))
     if not (embedded_broker or embedded_backend):
         return conf
     paths = broker_paths(settings)
@@ -188,7 +207,7 @@ def celery_conf_for(config: CeleryConfig, settings: Settings) -> Dict[str, Any]:
             "claimed_folder": str(paths.claimed),
             "unreadable_folder": str(paths.unreadable),
             "polling_interval": POLLING_INTERVAL,
-            **(config.broker_transport_options or {}),
+            **(conf.get("broker_transport_options") or {}),
         }
     if embedded_backend:
         conf["result_backend"] = f"file://{paths.results}"
@@ -516,3 +535,9 @@ class Transport(filesystem.Transport):
     """The embedded broker's transport (see :class:`Channel`)."""
 
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> Dict[str, Any]:
+        # Folders, not a host: with kombu's default "localhost" every
+        # connection logged "No hostname was supplied" in the worker logs.
+        return {"port": self.default_port}

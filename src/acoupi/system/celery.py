@@ -342,6 +342,10 @@ def get_celery_status(
     # stores and loads models) and ~7 s with the broker down, as Celery
     # retries the connection.
     expected = _pidfile_workers(settings)
+    if expected:
+        proven = _heartbeat_status(settings, expected)
+        if proven is not None:
+            return proven
     try:
         with _Broker(settings, connect_timeout) as (app, connection):
             if not expected:
@@ -388,6 +392,37 @@ def get_celery_status(
         state=CeleryState.UNAVAILABLE,
         workers=statuses,
         detail="No Celery worker answered.",
+    )
+
+
+def _heartbeat_status(
+    settings: Settings, expected: Sequence[str]
+) -> Optional[CeleryStatus]:
+    """Status from the workers' heartbeat files, or None if a ping must tell.
+
+    Reading files takes milliseconds where a ping over the built-in broker
+    takes about a second (see :mod:`acoupi.system.liveness`).
+    """
+    from acoupi.system.liveness import worker_liveness
+
+    alive = worker_liveness(Path(settings.run_dir), expected)
+    if alive is None:
+        return None
+    host = socket.gethostname()
+    statuses = [
+        WorkerStatus(
+            worker_name=f"{name}@{host}",
+            state=WorkerState.OK if ok else WorkerState.NOTOK,
+        )
+        for name, ok in sorted(alive.items())
+    ]
+    if any(alive.values()):
+        return CeleryStatus(state=CeleryState.AVAILABLE, workers=statuses)
+    return CeleryStatus(
+        state=CeleryState.UNAVAILABLE,
+        workers=statuses,
+        detail="No Celery worker is alive and connected to the broker "
+        "(stopped, stuck or disconnected).",
     )
 
 

@@ -320,8 +320,14 @@ class HTTPMessenger(types.Messenger):
     def _request_headers(self) -> Dict[str, str]:
         return {name: str(reveal(value)) for name, value in self.headers.items()}
 
-    def _body(self, content: str) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    def _body(
+        self, content: Union[str, bytes]
+    ) -> Tuple[Optional[Union[str, bytes]], Optional[Dict[str, Any]]]:
         """Return (raw body, form fields); exactly one is not None."""
+        if isinstance(content, bytes):
+            # Binary content (acoupi 0.8) is sent as it is; set content_type
+            # to match it (e.g. application/octet-stream).
+            return content, None
         media_type = self.content_type.split(";", 1)[0].strip().lower()
         if media_type == _FORM_TYPE:
             try:
