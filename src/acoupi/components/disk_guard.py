@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 from acoupi.components import types
 from acoupi.system.disk import disk_usage, format_bytes
 
-__all__ = ["EnoughDiskSpace"]
+__all__ = ["EnoughDiskSpace", "storage_problem_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,19 @@ class EnoughDiskSpace(types.RecordingCondition):
             return True
         logger.warning("%s", problem)
         return False
+
+
+def storage_problem_of(program: object) -> Optional[str]:
+    """Return why ``program``'s disk guard pauses recording, or None.
+
+    For reports that must not fail (status, live view, run summary):
+    programs without a guard have no problem, and a guard that cannot
+    measure says so instead of raising.
+    """
+    problem = getattr(program, "storage_problem", None)
+    if problem is None:
+        return None
+    try:
+        return problem()
+    except Exception as error:
+        return f"Disk space unknown: {error}"

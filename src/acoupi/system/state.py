@@ -237,19 +237,10 @@ def _program_part(
     except Exception:  # a condition may fail any way
         logger.debug("Could not work out the schedule", exc_info=True)
     folders.extend(storage_folders(program))
-    storage = _storage_problem(program)
+    from acoupi.components.disk_guard import storage_problem_of
+
+    storage = storage_problem_of(program)
     return state, backlog, pending, outlook, activity, disk_usage(folders), storage
-
-
-def _storage_problem(program: Any) -> Optional[str]:
-    """Why the program's disk guard pauses recording, or None."""
-    problem = getattr(program, "storage_problem", None)
-    if problem is None:
-        return None
-    try:
-        return problem()
-    except Exception as error:  # a status report must not raise
-        return f"Disk space unknown: {error}"
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
