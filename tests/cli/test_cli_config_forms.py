@@ -189,7 +189,9 @@ def fake_run(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
             """
             import subprocess, sys
             sleep = "import time; time.sleep(60)"
-            child = subprocess.Popen([sys.executable, "-c", sleep])
+            # "celery" in its command line: pidfiles only count for
+            # processes that run Celery or acoupi (acoupi.system.pidfiles).
+            child = subprocess.Popen([sys.executable, "-c", sleep, "celery"])
             with open(sys.argv[1], "w") as handle:
                 handle.write(str(child.pid))
             child.wait()
@@ -226,10 +228,17 @@ def test_config_set_with_detached_workers_advises_restarting_them(
     invoke: Invoke, set_up: Settings
 ) -> None:
     set_up.run_dir.mkdir(parents=True, exist_ok=True)
-    # This test process is alive and not a child of an `acoupi` process.
-    (set_up.run_dir / "acoupi.pid").write_text(str(os.getpid()))
-
-    result = invoke("config", "set", "name", "test_program")
+    # A detached worker: alive, runs "celery", and its parent is not the
+    # `acoupi` command.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "celery"]
+    )
+    try:
+        (set_up.run_dir / "acoupi.pid").write_text(str(worker.pid))
+        result = invoke("config", "set", "name", "test_program")
+    finally:
+        worker.kill()
+        worker.wait()
 
     assert result.exit_code == 0, result.output
     assert "`acoupi workers restart`" in result.output
