@@ -13,13 +13,14 @@ import pytest
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
+from fault_support import FaultTable, integrity_ok
 from messaging_support import PrivateMosquitto, Subscriber, free_port
 
 pytestmark = pytest.mark.mqtt
 
 
 def test_heartbeat_during_outage_is_delivered_later(
-    settings: Settings, isolated_home: Path, tmp_path: Path
+    settings: Settings, isolated_home: Path, tmp_path: Path, fault_table: FaultTable
 ) -> None:
     port = free_port()  # nothing listens yet: the outage
     setup_program(
@@ -51,3 +52,10 @@ def test_heartbeat_during_outage_is_delivered_later(
         broker.stop()
     assert json.loads(payload)["sent_on"] == json.loads(unsent[0].content)["sent_on"]
     assert program.message_store.get_unsent_messages() == []
+    fault_table.add(
+        "MQTT outage at heartbeat time",
+        "broker down when the heartbeat is due, back later",
+        messages_lost="0 / 0",
+        databases_intact=integrity_ok(program.config.messaging.messages_db),
+        visible="heartbeat pending in the outbox, then delivered",
+    )

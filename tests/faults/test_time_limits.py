@@ -18,6 +18,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
 from acoupi.system.time_limits import HARD_LIMIT_EXIT
+from fault_support import FaultTable
 from helpers import importable_everywhere, wait_until
 
 FAULTS_DIR = Path(__file__).parent
@@ -56,7 +57,10 @@ def worker(
 
 
 def test_soft_and_hard_limits_hold_under_threads(
-    worker: "subprocess.Popen[bytes]", settings: Settings, isolated_home: Path
+    worker: "subprocess.Popen[bytes]",
+    settings: Settings,
+    isolated_home: Path,
+    fault_table: FaultTable,
 ) -> None:
     program = load_program(settings)
     marker = isolated_home / "marker"
@@ -78,3 +82,9 @@ def test_soft_and_hard_limits_hold_under_threads(
     assert pending_messages(paths.queue, paths.claimed, "celery") == []
     requeue_orphans(paths.claimed, paths.queue)
     assert not list(paths.queue.glob("*.msg"))
+    fault_table.add(
+        "stuck tasks under threads",
+        "a Python loop past 1 s, a C sleep past 3 s",
+        visible="soft limit interrupts; hard limit: worker exit 70, logged, "
+        "task set aside",
+    )

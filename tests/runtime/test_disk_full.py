@@ -23,6 +23,7 @@ from acoupi.system.programs import load_program
 from acoupi.system.state import get_status
 from acoupi.tasks.heartbeat import generate_heartbeat_task
 from audio_support import write_wav
+from fault_support import FaultTable, integrity_ok
 from runtime.conftest import slow_args
 
 MB = 1_000_000
@@ -69,7 +70,10 @@ def program_on_disk(
 
 
 def test_guard_pauses_recording_and_says_so_everywhere(
-    program_on_disk: Callable[..., Any], disk: Path, settings: Settings
+    program_on_disk: Callable[..., Any],
+    disk: Path,
+    settings: Settings,
+    fault_table: FaultTable,
 ) -> None:
     program = program_on_disk(**{"storage.min_free_mb": 2})
     record = program.tasks["recording_task"]
@@ -106,6 +110,20 @@ def test_guard_pauses_recording_and_says_so_everywhere(
     generate_heartbeat_task([messenger], problem=program.storage_problem)()
     assert heartbeats[0]["status"] == "PROBLEM"
     assert heartbeats[0]["problem"] == problem
+
+    # Every WAV written has its database row; the database is intact.
+    tmp = program.config.paths.tmp_audio
+    wavs = list(tmp.glob("*.wav"))
+    unrecorded = [w for w in wavs if not program.store.get_recordings_by_path([w])]
+    database = program.config.paths.db_metadata
+    fault_table.add(
+        "disk full (8 MB tmpfs)",
+        "storage filled to 1 MB free while recording",
+        recordings_lost=len(unrecorded),
+        databases_intact=integrity_ok(database),
+        visible="check fails, status 'disk', heartbeat PROBLEM, live view",
+    )
+    assert unrecorded == []
 
 
 def _kept(program: Any, age_days: float, detected: bool) -> data.Recording:
