@@ -174,7 +174,7 @@ def test_queue_file_of_another_user_is_never_run(
         os.chown(planted, 65534, 65534)  # nobody
         assert queue.qsize() == 1
         try:
-            queue.get(timeout=1)
+            queue.get(timeout=0.5)
             raise AssertionError("a message of another user was delivered")
         except queue.Empty:
             pass

@@ -17,7 +17,7 @@ from acoupi.system.exceptions import HealthCheckError
 from acoupi.tasks.messaging import generate_send_messages_task
 from fault_support import FaultTable, FaultyReceiver, elapsed, integrity_ok
 
-TIMEOUT = 1.0
+TIMEOUT = 0.5
 """Deadline given to the messenger; each trickle below lasts far longer."""
 
 
