@@ -1,22 +1,35 @@
-"""Defect 4 (results): Celery result files accumulated until a daily cleanup."""
+"""Defect 4 (results): Celery result files accumulated until a daily cleanup.
 
+Celery's file result backend never deletes its files; the embedded broker's
+consumers now prune those older than an hour as they poll.
+"""
+
+import os
+import time
 import uuid
 
-from celery.app.trace import build_tracer
+from kombu import Connection
 
-from acoupi.system.broker import broker_paths
-from acoupi.system.constants import Settings
-from acoupi.system.lifecycle import setup_program
-from acoupi.system.programs import load_program
+from acoupi.system.broker import RESULT_TTL, broker_paths, celery_conf_for
+from acoupi.system.constants import CeleryConfig, Settings
 
 
-def test_tasks_leave_no_result_files(settings: Settings) -> None:
-    setup_program(settings, "acoupi.programs.test")
-    program = load_program(settings)
-    task = program.tasks["test_task"]
-    # The function a worker runs for each message, result storage included.
-    trace = build_tracer(task.name, task, app=program.app, eager=False)
-    for _ in range(3):
-        task_id = str(uuid.uuid4())
-        trace(task_id, (), {}, {"id": task_id, "delivery_info": {}})
-    assert not any(broker_paths(settings).results.iterdir())
+def test_old_result_files_are_pruned_fresh_ones_kept(settings: Settings) -> None:
+    options = celery_conf_for(CeleryConfig(), settings)["broker_transport_options"]
+    results = broker_paths(settings).results
+    old, fresh = results / "celery-task-meta-old", results / "celery-task-meta-new"
+    old.write_text("{}")
+    fresh.write_text("{}")
+    past = time.time() - RESULT_TTL - 60
+    os.utime(old, (past, past))
+
+    # Any consumer of the embedded broker prunes as it starts and polls.
+    with Connection(
+        "filesystem://",
+        transport="acoupi.system.broker:Transport",
+        transport_options=options,
+    ) as connection:
+        connection.SimpleQueue(f"q-{uuid.uuid4().hex[:8]}").qsize()
+
+    assert not old.exists()
+    assert fresh.exists()

@@ -131,11 +131,6 @@ class CeleryConfig(BaseModel):
     result_persistent: bool = False
     """Results are not kept: all data that matters lives in the stores."""
 
-    task_ignore_result: bool = True
-    """Tasks store no result: acoupi never reads them (everything that matters
-    is in the stores), and on the embedded broker each result was a file
-    that piled up until Celery's daily cleanup."""
-
     task_serializer: str = "pickle"
     result_serializer: str = "pickle"
     accept_content: List[str] = Field(default_factory=lambda: ["pickle"])
