@@ -219,4 +219,4 @@ def test_system_status_comes_from_the_status_command(
         time.sleep(0.1)
     status, error, _ = cache.get()
     assert status is None
-    assert error is not None and "not setup" in error
+    assert error is not None and "not set up" in error
