@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from acoupi.system import logfiles
+from acoupi.system.errors_summary import LogErrorReader
 
 
 @pytest.fixture
@@ -72,3 +73,35 @@ def test_child_output_file_is_rotated_while_the_child_writes(
     assert b"\0" not in log.read_bytes()
     assert "line 399" in log.read_text()
     assert len(os.listdir(tmp_path)) <= 1 + logfiles.BACKUPS
+
+
+def test_a_repeated_failure_logs_its_traceback_once(tmp_path: Path) -> None:
+    """A missing microphone wrote a 2 KB traceback every 10 s."""
+    logger = logging.getLogger(f"acoupi-test-repeat-{time.monotonic_ns()}")
+    logger.propagate = False
+    log = tmp_path / "repeat.log"
+    handler = logging.FileHandler(log)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.addFilter(logfiles.RepeatedTracebackFilter())
+
+    for _ in range(5):
+        try:
+            raise OSError(19, "No such device")
+        except OSError:
+            logger.exception("Task recording_task raised unexpected")
+    try:
+        raise ValueError("another problem")
+    except ValueError:
+        logger.exception("Task recording_task raised unexpected")
+    handler.close()
+
+    text = log.read_text()
+    assert text.count('File "') == 2  # one stack per cause
+    assert text.count("same error as before: traceback omitted") == 4
+    assert text.count("OSError: [Errno 19] No such device") == 5
+    assert text.count("Task recording_task raised unexpected") == 6
+    # The run summary still reads each failure's cause from the log.
+    reader = LogErrorReader()
+    reader.feed_all(text.splitlines())
+    assert reader.errors == 6
