@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from rich.console import Console
 
+from acoupi.components.disk_guard import storage_problem_of
 from acoupi.data import Deployment
 from acoupi.runtime.beat_plan import write_beat_plan
 from acoupi.runtime.coverage import Coverage, measure_coverage
@@ -104,6 +105,8 @@ class RunSummary:
     log_dir: Optional[Path] = None
     exit_codes: Dict[str, Optional[int]] = field(default_factory=dict)
     last_error: Optional[str] = None
+    storage_problem: Optional[str] = None
+    """Why the disk guard paused recording at the end of the run, if it did."""
 
     @property
     def recording_failed(self) -> bool:
@@ -165,6 +168,8 @@ class RunSummary:
                 lines.append(f"{label}: {path}")
         if self.last_error:
             lines.append(f"Last error: {self.last_error}")
+        if self.storage_problem:
+            lines.append(self.storage_problem)
         if self.recording_failed:
             lines.append(
                 "Nothing was recorded: every recording failed. The cause is "
@@ -643,7 +648,10 @@ def _summary(
     if database is not None and interval:
         try:
             spans = recording_spans(Path(database), started)
-            coverage = measure_coverage(spans, interval)
+            # Up to the moment the stop began: silence at the end (disk
+            # full, microphone gone) is a gap, not left out of the span.
+            until = started + datetime.timedelta(seconds=seconds)
+            coverage = measure_coverage(spans, interval, until=until)
             by_tag = detections_by_tag(Path(database), started)
         except Exception:  # the summary must not fail on a busy database
             logger.debug("Could not read the run's statistics", exc_info=True)
@@ -667,4 +675,5 @@ def _summary(
         log_dir=Path(settings.log_dir),
         exit_codes=exit_codes,
         last_error=logs.last_error,
+        storage_problem=storage_problem_of(program),
     )

@@ -215,6 +215,13 @@ class MetricsCollector:
 
         if self.deployment is None:
             return
+        from acoupi.components.disk_guard import storage_problem_of
+
+        # The disk guard pauses recording whatever the schedule says.
+        problem = storage_problem_of(self.program)
+        if problem is not None:
+            snapshot.not_recording = problem
+            return
         outlook = schedule_outlook(self.program, self.deployment)
         if not outlook.recording_now:
             snapshot.not_recording = outlook.reason

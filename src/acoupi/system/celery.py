@@ -598,7 +598,10 @@ def _check_privileges(settings: Settings) -> None:
             "Celery workers refuse to run as root while they accept pickled "
             "messages (acoupi's default).",
             help="Run acoupi as a normal user (recommended; the systemd user "
-            "services do), or set C_FORCE_ROOT=1 if you really must.",
+            "services do), or use the JSON serializer, which runs no code "
+            "from the queue (`acoupi setup ... --task_serializer json "
+            "--result_serializer json --accept_content '[\"json\"]'`), or "
+            "set C_FORCE_ROOT=1 if you really must.",
         )
 
 

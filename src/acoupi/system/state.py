@@ -94,6 +94,8 @@ class AcoupiStatus(BaseModel):
     pending: Optional[str] = None
     """Recordings written but not yet filed, wherever they wait, and the age
     of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
+    storage: Optional[str] = None
+    """Why recording is paused for lack of disk space; None when it is not."""
 
     running: Optional[Running] = None
     """Services, foreground or stopped; None when unknown."""
@@ -230,6 +232,7 @@ def _program_part(
     Optional[ScheduleOutlook],
     Optional[Activity],
     List[DiskUsage],
+    Optional[str],
 ]:
     """Everything that needs the loaded program (it is loaded once)."""
     from acoupi.system.activity import read_activity
@@ -240,7 +243,7 @@ def _program_part(
     state, backlog, pending = _program_state(program)
     folders = [Path(settings.home)]
     if program is None:
-        return state, backlog, pending, None, None, disk_usage(folders)
+        return state, backlog, pending, None, None, disk_usage(folders), None
     activity: Optional[Activity] = None
     outlook: Optional[ScheduleOutlook] = None
     try:
@@ -256,7 +259,10 @@ def _program_part(
     except Exception:  # a condition may fail any way
         logger.debug("Could not work out the schedule", exc_info=True)
     folders.extend(storage_folders(program))
-    return state, backlog, pending, outlook, activity, disk_usage(folders)
+    from acoupi.components.disk_guard import storage_problem_of
+
+    storage = storage_problem_of(program)
+    return state, backlog, pending, outlook, activity, disk_usage(folders), storage
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -292,7 +298,9 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_part, settings, deployment)
         services = pool.submit(_services_status, settings)
-        program_state, backlog, pending, outlook, activity, disk = program.result()
+        program_state, backlog, pending, outlook, activity, disk, storage = (
+            program.result()
+        )
         services_status = services.result()
         try:
             running: Optional[Running] = _running(settings, services_status)
@@ -310,4 +318,5 @@ def get_status(settings: Settings) -> AcoupiStatus:
             activity=activity,
             disk=disk,
             pending=pending,
+            storage=storage,
         )
