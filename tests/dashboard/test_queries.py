@@ -99,22 +99,49 @@ def test_summary_counts_per_tag_per_day(
     assert all(row[0].endswith(":00Z") for row in hourly)
 
 
-def test_tag_counter_is_incremental_and_notices_deletions(
+def test_counters_are_incremental_and_notice_deletions(
     installation: Installation,
 ) -> None:
     import sqlite3
 
-    counter = queries.TagCounter()
+    from acoupi.dashboard.counters import StoreCounters, hour_stamp
+
+    counters = StoreCounters()
     writer = sqlite3.connect(installation.db)
     reader = open_read_only(installation.db)
-    assert counter.counts(reader) == {
+    assert counters.detections(reader) == 7
+    assert counters.tags(reader) == {
         ("event", "bat"): 4,
         ("event", "bird"): 2,
         ("event", "frog"): 1,
     }
-    writer.execute("DELETE FROM predicted_tag WHERE value = 'frog'")
+    old = installation.recordings[4]  # 30 h ago, two bats
+    hour = old.created_on.replace(minute=0, second=0, microsecond=0)
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {("event", "bat"): 2}
+    # A backlog adds a detection to that old hour: counted, hour refreshed.
+    output_id = writer.execute(
+        "SELECT id FROM model_output WHERE recording_id = ?", (old.id.bytes,)
+    ).fetchone()[0]
+    writer.execute(
+        "INSERT INTO detection VALUES (?, '', 0.5, ?)", (b"x" * 16, output_id)
+    )
+    writer.execute(
+        "INSERT INTO predicted_tag (key, value, confidence_score, detection_id)"
+        " VALUES ('event', 'owl', 0.5, ?)",
+        (b"x" * 16,),
+    )
     writer.commit()
-    assert ("event", "frog") not in counter.counts(reader)
+    assert counters.detections(reader) == 8
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {
+        ("event", "bat"): 2,
+        ("event", "owl"): 1,
+    }
+    writer.execute("PRAGMA foreign_keys = ON")  # as the store runs it
+    writer.execute("DELETE FROM recording WHERE id = ?", (old.id.bytes,))
+    writer.commit()
+    assert counters.detections(reader) == 5
+    assert ("event", "owl") not in counters.tags(reader)
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {}
     writer.close()
 
 

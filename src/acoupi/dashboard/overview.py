@@ -88,14 +88,20 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
     """Return everything the overview shows, as JSON-ready values."""
     now = dashboard.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    counters = dashboard.counters
     with dashboard.connection() as connection:
-        totals = queries.totals(connection)
-        today_tags = queries.detections_by_tag(
-            connection, queries.DetectionQuery(since=today)
-        )
-        all_tags = dashboard.tag_counter.counts(connection)
+        recordings = counters.recordings(connection)
+        detections = counters.detections(connection)
+        all_tags = counters.tags(connection)
+        today_hours = counters.hourly(connection, _hours(today, now))
         latest = queries.list_recordings(connection, limit=4).rows
-    last = totals.last_recording
+        deployments = connection.execute("SELECT count(*) FROM deployment").fetchone()
+    today_tags: Dict[str, int] = {}
+    for counts in today_hours.values():
+        for (_, value), count in counts.items():
+            today_tags[value] = today_tags.get(value, 0) + count
+    today_tags = dict(sorted(today_tags.items(), key=lambda item: -item[1]))
+    last = latest[0] if latest else None
     schedule = dashboard.recording_schedule()
     last_end = (
         None if last is None else last.time + datetime.timedelta(seconds=last.duration)
@@ -108,9 +114,9 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
         ),
         "last_recording": None if last is None else last.as_json(),
         "totals": {
-            "recordings": totals.recordings,
-            "detections": totals.detections,
-            "deployments": totals.deployments,
+            "recordings": recordings,
+            "detections": detections,
+            "deployments": deployments[0],
         },
         "today": {
             "since": today.isoformat(),
@@ -149,21 +155,31 @@ def chart_series(dashboard: Dashboard, hours: int) -> Dict[str, Any]:
     zeros for hours without detections, as uPlot draws them.
     """
     now = dashboard.now()
-    end = now.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
-    start = end - datetime.timedelta(hours=hours)
+    end = now.replace(minute=0, second=0, microsecond=0) + _HOUR
+    hours_list = _hours(end - hours * _HOUR, end)
     with dashboard.connection() as connection:
-        rows = queries.count_by_bucket(
-            connection, queries.DetectionQuery(since=start), "hour"
-        )
-    hours_list = [start + datetime.timedelta(hours=index) for index in range(hours)]
-    index = {hour.strftime("%Y-%m-%dT%H:00Z"): i for i, hour in enumerate(hours_list)}
-    series: Dict[str, List[int]] = {}
-    for stamp, _, value, count in rows:
-        position = index.get(stamp)
-        if position is None:
-            continue
-        series.setdefault(value, [0] * hours)[position] += count
+        counts = dashboard.counters.hourly(connection, hours_list)
+    tags = sorted({value for bucket in counts.values() for _, value in bucket})
+    series = {tag: [0] * len(hours_list) for tag in tags}
+    for position, bucket in enumerate(counts.values()):
+        for (_, value), count in bucket.items():
+            series[value][position] += count
     return {
         "x": [int(hour.timestamp()) for hour in hours_list],
-        "series": [{"tag": tag, "counts": series[tag]} for tag in sorted(series)],
+        "series": [{"tag": tag, "counts": series[tag]} for tag in tags],
     }
+
+
+_HOUR = datetime.timedelta(hours=1)
+
+
+def _hours(
+    since: datetime.datetime, until: datetime.datetime
+) -> List[datetime.datetime]:
+    """Return the starts of the whole hours from ``since`` up to ``until``."""
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < until:
+        hours.append(hour)
+        hour += _HOUR
+    return hours

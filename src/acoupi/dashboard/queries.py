@@ -14,7 +14,6 @@ recording's start plus its box's start.
 import datetime
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
@@ -34,15 +33,12 @@ __all__ = [
     "DetectionRow",
     "Page",
     "RecordingRow",
-    "TagCounter",
-    "Totals",
     "count_by_bucket",
     "detections_by_tag",
     "get_recording",
     "list_detections",
     "list_recordings",
     "parse_when",
-    "totals",
 ]
 
 Bucket = Literal["hour", "day"]
@@ -430,80 +426,3 @@ def get_recording(
         f"{_RECORDING_SQL} WHERE r.id = ?", (recording_id.bytes,)
     ).fetchone()
     return None if row is None else _recording_row(row)
-
-
-@dataclass
-class Totals:
-    """Counts over the whole store."""
-
-    recordings: int
-    detections: int
-    deployments: int
-    last_recording: Optional[RecordingRow]
-
-
-def totals(connection: sqlite3.Connection) -> Totals:
-    """Count recordings, detections and deployments; find the last recording.
-
-    ``count(*)`` walks the smallest index of each table, a few milliseconds
-    per hundred thousand rows.
-    """
-    recordings, detections, deployments = connection.execute(
-        "SELECT (SELECT count(*) FROM recording), (SELECT count(*) FROM detection),"
-        " (SELECT count(*) FROM deployment)"
-    ).fetchone()
-    last = list_recordings(connection, limit=1).rows
-    return Totals(
-        recordings=recordings,
-        detections=detections,
-        deployments=deployments,
-        last_recording=last[0] if last else None,
-    )
-
-
-class TagCounter:
-    """All-time detections per tag, kept up to date incrementally.
-
-    Counting a million tags takes most of a second on a Pi; tag ids only
-    grow (``AUTOINCREMENT``), so each call counts only the tags added since
-    the last one. When tags were deleted (retention) everything is counted
-    again. Safe to share between threads.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_id = 0
-        self._total = 0
-        self._counts: Dict[Tuple[str, str], int] = {}
-
-    def counts(self, connection: sqlite3.Connection) -> Dict[Tuple[str, str], int]:
-        """Return ``{(key, value): detections}`` over detection-level tags."""
-        with self._lock:
-            total, max_id = connection.execute(
-                "SELECT count(*), coalesce(max(id), 0) FROM predicted_tag"
-            ).fetchone()
-            if total < self._total or max_id < self._last_id:
-                self._last_id, self._total, self._counts = 0, 0, {}
-            added = connection.execute(
-                "SELECT key, value, count(*), count(detection_id) FROM predicted_tag"
-                " WHERE id > ? AND id <= ? GROUP BY key, value",
-                (self._last_id, max_id),
-            ).fetchall()
-            new_rows = sum(row[2] for row in added)
-            if self._total + new_rows != total:
-                # Rows vanished below the last id: count everything again.
-                self._last_id, self._total, self._counts = 0, 0, {}
-                added = connection.execute(
-                    "SELECT key, value, count(*), count(detection_id)"
-                    " FROM predicted_tag WHERE id <= ? GROUP BY key, value",
-                    (max_id,),
-                ).fetchall()
-                new_rows = sum(row[2] for row in added)
-            for key, value, _, detection_tags in added:
-                if detection_tags:
-                    self._counts[(key, value)] = (
-                        self._counts.get((key, value), 0) + detection_tags
-                    )
-            self._last_id = max_id
-            self._total += new_rows
-            return dict(self._counts)
