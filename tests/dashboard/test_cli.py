@@ -161,8 +161,10 @@ def test_network_bind_needs_a_password(settings: Settings) -> None:
     assert config_path(settings).stat().st_mode & 0o777 == 0o600
     assert load_config(settings).password_hash
     enabled = invoke(
-        settings, "dashboard", "enable", "--host", "0.0.0.0", "--port", "8123"
-    )
+        settings, "dashboard", "enable", "--host", "0.0.0.0", "--port", "8123",
+        "--time-expansion", "20",
+    )  # fmt: skip
     assert enabled.exit_code == 0, enabled.output
     config = load_config(settings)
     assert (config.enabled, config.host, config.port) == (True, "0.0.0.0", 8123)
+    assert config.time_expansion == 20

@@ -104,6 +104,20 @@ def test_settings_mask_secrets(client: TestClient) -> None:
     text = client.get("/api/settings").text
     assert "hunter22" not in text
     assert "********" in text
+    from acoupi.dashboard.views import _mask
+
+    masked = _mask(
+        {
+            "tag_key": "event",
+            "mqtt": {"password": "p", "api_key": "k", "host": "h"},
+            "broker_url": "amqp://guest:secret@host//",
+        }
+    )
+    assert masked == {
+        "tag_key": "event",
+        "mqtt": {"password": "********", "api_key": "********", "host": "h"},
+        "broker_url": "amqp://guest:********@host//",
+    }
 
 
 def test_spectrogram_sizes_and_cache(
@@ -220,3 +234,19 @@ def test_system_status_comes_from_the_status_command(
     status, error, _ = cache.get()
     assert status is None
     assert error is not None and "not setup" in error
+
+
+def test_everything_the_pages_load_ships_in_the_package() -> None:
+    """Offline: no CDN, no web font; the vendored chart library is there."""
+    import re
+    from pathlib import Path
+
+    import acoupi.dashboard
+
+    folder = Path(acoupi.dashboard.__file__).parent
+    for path in [*folder.glob("templates/*.html"), *folder.glob("static/*.*")]:
+        text = path.read_text()
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), path
+        assert "@import" not in text and "url(http" not in text, path
+    assert (folder / "static/vendor/uplot/uPlot.iife.min.js").stat().st_size > 10_000
+    assert (folder / "static/vendor/uplot/LICENSE").is_file()

@@ -5,6 +5,7 @@ so the JSON API always holds everything the pages show.
 """
 
 import json
+import re
 from typing import Any, Dict, List, Optional
 from uuid import UUID
 
@@ -23,7 +24,12 @@ __all__ = [
     "summary_view",
 ]
 
-_SECRET_WORDS = ("password", "secret", "token", "key", "credential")
+# Setting names that hold secrets: "password", "mqtt_password", "api_key",
+# "token"... but not "tag_key".
+_SECRET_NAME = re.compile(
+    r"(^|_)(pass(word)?|passwd|secret|token|api_?key|private_key|credentials?)($|_)",
+    re.IGNORECASE,
+)
 
 
 def _query_string(request: Request, **changes: Any) -> str:
@@ -175,7 +181,7 @@ def _mask(value: Any, key: str = "") -> Any:
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(item, key) for item in value]
-    if value and any(word in key.lower() for word in _SECRET_WORDS):
+    if value and _SECRET_NAME.search(key):
         return "********"
     if isinstance(value, str) and "://" in value and "@" in value:
         # URLs with credentials (amqp://user:pass@host): hide the password.
