@@ -13,12 +13,12 @@ import wave
 
 import pytest
 
-from acoupi.components import audio_recorder
 from acoupi.components.audio_recorder import (
     MicrophoneConfig,
     PyAudioRecorder,
     parse_microphone_config,
 )
+from acoupi.components.audio_recorder import pyaudio_recorder as audio_recorder
 from acoupi.components.recording_files import recording_id_from_path
 from acoupi.devices import audio
 from acoupi.system.exceptions import HealthCheckError, ParameterError

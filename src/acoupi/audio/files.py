@@ -15,7 +15,20 @@ from acoupi.audio.naming import (
 )
 from acoupi.audio.wav import write_wav
 
-__all__ = ["save_clip"]
+__all__ = ["expanded_samplerate", "save_clip"]
+
+
+def expanded_samplerate(samplerate: int, time_expansion: float) -> int:
+    """Return the WAV header rate of a recording slowed ``time_expansion`` times.
+
+    Raises
+    ------
+    ValueError
+        When ``time_expansion`` is not positive.
+    """
+    if time_expansion <= 0:
+        raise ValueError(f"time_expansion must be greater than 0, not {time_expansion}")
+    return max(1, round(samplerate / time_expansion))
 
 
 def save_clip(
@@ -28,6 +41,7 @@ def save_clip(
     detections: Optional[Any] = None,
     guano: Optional[Mapping[str, Any]] = None,
     fields: Optional[Mapping[str, Any]] = None,
+    time_expansion: float = 1,
 ) -> Path:
     """Write ``clip`` into ``directory``; return the path written.
 
@@ -52,8 +66,18 @@ def save_clip(
         Extra or overriding GUANO fields.
     fields
         Extra ``str.format`` fields for the template (e.g. ``id``).
+    time_expansion
+        Factor the file is slowed by: the WAV header says
+        ``samplerate / time_expansion`` and GUANO ``TE`` the factor, as bat
+        detectors write time-expanded recordings. The samples are unchanged.
     """
-    metadata = clip_guano(clip, deployment=deployment, detections=detections)
+    metadata = clip_guano(
+        clip,
+        deployment=deployment,
+        detections=detections,
+        time_expansion=time_expansion,
+    )
+    header_rate = expanded_samplerate(clip.samplerate, time_expansion)
     metadata.update(guano or {})
 
     def name_for(index: int) -> str:
@@ -65,7 +89,7 @@ def save_clip(
         return write_wav(
             path,
             clip.frames,
-            clip.samplerate,
+            header_rate,
             {**metadata, "Original Filename": path.name},
         )
 

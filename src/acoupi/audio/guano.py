@@ -111,7 +111,7 @@ def clip_guano(
     *,
     deployment: Any = None,
     detections: Optional[Sequence[Any]] = None,
-    time_expansion: int = 1,
+    time_expansion: float = 1,
     extra: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Return the GUANO fields describing a clip.
@@ -134,7 +134,9 @@ def clip_guano(
         "Timestamp": clip.created_on,
         "Samplerate": clip.samplerate,
         "Length": round(clip.duration, 6),
-        "TE": time_expansion,
+        "TE": int(time_expansion)
+        if time_expansion == int(time_expansion)
+        else time_expansion,
         "Make": make,
         "Model": model or None,
         "Serial": clip.device_id,

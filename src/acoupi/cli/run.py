@@ -10,6 +10,7 @@ import click
 
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.output import make_console, stdout_is_terminal
+from acoupi.cli.params import LATITUDE, LONGITUDE
 
 __all__ = ["recover", "run", "run_in_foreground"]
 
@@ -30,12 +31,12 @@ __all__ = ["recover", "run", "run_in_foreground"]
 @click.option("--name", help="Name of the deployment to start if none is active.")
 @click.option(
     "--latitude",
-    type=click.FloatRange(-90, 90),
+    type=LATITUDE,
     help="Latitude of the deployment to start (optional).",
 )
 @click.option(
     "--longitude",
-    type=click.FloatRange(-180, 180),
+    type=LONGITUDE,
     help="Longitude of the deployment to start (optional).",
 )
 @click.option(
@@ -101,8 +102,10 @@ def run_in_foreground(
     Shared by ``acoupi run`` and ``acoupi deployment start --foreground``;
     ``options`` go to :func:`acoupi.runtime.foreground.run_foreground`.
     """
+    from acoupi.cli.config import check_saved_config
     from acoupi.runtime.foreground import run_foreground
 
+    check_saved_config(ctx)  # a run that cannot record must not start
     console = make_console()
     settings = get_settings(ctx)
     with _maybe_dashboard(settings, dashboard):
@@ -115,6 +118,8 @@ def run_in_foreground(
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if summary.exit_code:
+        ctx.exit(summary.exit_code)
 
 
 def _maybe_dashboard(settings: Any, enabled: bool) -> Any:

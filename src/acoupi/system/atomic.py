@@ -28,8 +28,8 @@ def atomic_write_text(
         Content to write (UTF-8).
     mode
         File permissions, for example ``0o600`` for files holding secrets
-        or ``0o755`` for scripts. Defaults to ``0o644`` (or the existing
-        file's mode when overwriting).
+        or ``0o755`` for scripts. Defaults to ``0o600`` (acoupi's files are
+        private to its user), or the existing file's mode when overwriting.
     """
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
@@ -43,7 +43,7 @@ def atomic_write_bytes(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o600
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         # The temp file starts as 0o600, so secrets are never readable by

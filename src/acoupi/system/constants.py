@@ -3,10 +3,21 @@
 from pathlib import Path
 from typing import Any, Dict, List, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CeleryConfig", "Settings"]
+
+RAW_DUMP = {"acoupi_raw": True}
+"""``model_dump(context=RAW_DUMP)`` gives a :class:`CeleryConfig`'s fields as
+stored, without placing the embedded broker in a home."""
 
 PoolType = Literal["threads", "prefork", "eventlet", "gevent", "solo", "processes"]
 
@@ -77,7 +88,16 @@ class Settings(BaseSettings):
 
 
 class CeleryConfig(BaseModel):
-    """Celery settings of an acoupi installation, stored as ``celery.json``."""
+    """Celery settings of an acoupi installation, stored as ``celery.json``.
+
+    ``CeleryConfig().model_dump()`` is a working Celery configuration on its
+    own, as acoupi 0.3 plugins and their tests use it
+    (``Celery().config_from_object(...)``, Celery's pytest ``celery_config``
+    fixture): the bare embedded broker and result backend are placed in the
+    current home (``$ACOUPI_HOME`` or ``~/.acoupi``), folders created when
+    missing. JSON dumps (``celery.json``) keep the bare URLs, so a saved
+    configuration follows its home.
+    """
 
     enable_utc: bool = True
     """Keep Celery's clock in UTC so deployments agree with each other."""
@@ -124,9 +144,31 @@ class CeleryConfig(BaseModel):
     task_soft_time_limit: int = 30
     """Seconds before a task is asked to stop."""
 
+    beat_max_loop_interval: int = Field(default=1, gt=0)
+    """Longest sleep of Celery beat between schedule checks, in seconds (as
+    acoupi 0.8): clock-aligned schedules (``acoupi.tasks.aligned_schedule``)
+    then fire within a second of their slot."""
+
     task_time_limit: int = 60
     """Seconds before a task is killed."""
 
+    @model_serializer(mode="wrap")
+    def _standalone(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Dict[str, Any]:
+        fields: Dict[str, Any] = handler(self)
+        context = info.context or {}
+        if info.mode_is_json() or context.get("acoupi_raw"):
+            return fields
+        # Imported here: the broker module imports this one.
+        from acoupi.system.broker import place_embedded
+
+        return place_embedded(fields, Settings())
+
     def as_celery_conf(self) -> dict[str, Any]:
-        """Return the settings as a mapping for ``Celery.config_from_object``."""
-        return self.model_dump()
+        """Return the settings as stored, for ``Celery.config_from_object``.
+
+        The embedded broker's bare URLs are kept: pass the result through
+        :func:`acoupi.system.broker.celery_conf_for` to place them in a home.
+        """
+        return self.model_dump(context=RAW_DUMP)

@@ -1,4 +1,4 @@
-"""Record audio from a microphone into temporary WAV files.
+"""Record through PortAudio (``PARecorder``, acoupi 0.3's ``PyAudioRecorder``).
 
 No audio library is imported here: ``acoupi.devices.audio`` loads one on
 first use. Without one, setting up a program still works when the device
@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import click
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from acoupi import data
+from acoupi.components.audio_recorder.base import (
+    SIMULATED_DEVICE,
+    TMP_PATH,
+    BaseAudioRecorder,
+    is_simulated,
+)
 from acoupi.components.recording_files import FILENAME_TEMPLATE
 from acoupi.components.timewindows import Clock
-from acoupi.components.types import AudioRecorder
 from acoupi.devices import audio
 from acoupi.system.exceptions import HealthCheckError, ParameterError
 from acoupi.timeutil import now_utc
@@ -31,26 +35,17 @@ __all__ = [
     "SIMULATED_DEVICE",
     "TMP_PATH",
     "MicrophoneConfig",
+    "PARecorder",
+    "PARecorderConfig",
     "PyAudioRecorder",
     "parse_microphone_config",
 ]
 
-TMP_PATH = Path("/run/shm/")
-"""Default folder of temporary recordings (in memory on Raspberry Pi OS)."""
-
 PA_INT16 = 8
 """PortAudio's 16-bit integer sample format (``pyaudio.paInt16``)."""
 
-SIMULATED_DEVICE = "simulated"
-"""Device name that selects the simulated microphone (a synthetic soundscape)."""
 
-
-def is_simulated(device_name: str) -> bool:
-    """Return True when ``device_name`` selects the simulated microphone."""
-    return device_name.strip().lower() == SIMULATED_DEVICE
-
-
-class PyAudioRecorder(AudioRecorder):
+class PARecorder(BaseAudioRecorder):
     """Record 16-bit WAV files from an input device through PortAudio.
 
     The input stream stays open between recordings (one per device and
@@ -91,6 +86,8 @@ class PyAudioRecorder(AudioRecorder):
     filename_template
         Name of the files: ``str.format`` with ``{time:<strftime>}`` (UTC)
         and ``{id}`` (the recording id, which crash recovery matches on).
+    time_expansion
+        Factor the files are slowed by (see :class:`BaseAudioRecorder`).
     """
 
     def __init__(
@@ -106,22 +103,27 @@ class PyAudioRecorder(AudioRecorder):
         continuous: bool = False,
         device_wait: float = 10.0,
         filename_template: str = FILENAME_TEMPLATE,
+        time_expansion: float = 1,
     ):
-        self.duration = duration
-        self.samplerate = samplerate
-        self.audio_channels = audio_channels
-        self.device_name = device_name
+        super().__init__(
+            duration=duration,
+            samplerate=samplerate,
+            audio_channels=audio_channels,
+            device_name=device_name,
+            audio_dir=audio_dir,
+            time_expansion=time_expansion,
+            logger=logger or logging.getLogger(__name__),
+            filename_template=filename_template,
+        )
         self.chunksize = chunksize
-        self.audio_dir = Path(audio_dir)
-        self.logger = logger or logging.getLogger(__name__)
         self.sample_width = 2
         self.clock = clock or now_utc
         self.continuous = continuous
         self.device_wait = device_wait
         self.filename_template = filename_template
 
-    def record(self, deployment: data.Deployment) -> data.Recording:
-        """Record ``duration`` seconds and return the temporary recording.
+    def capture(self, duration: float) -> "Clip":
+        """Capture ``duration`` seconds from the shared input stream.
 
         Raises
         ------
@@ -130,31 +132,14 @@ class PyAudioRecorder(AudioRecorder):
         ParameterError
             When the device name is ambiguous or the format is invalid.
         """
-        from acoupi.audio.files import save_clip
-
         capture = self._capture()
-        n_frames = round(self.duration * self.samplerate)
+        n_frames = round(duration * self.samplerate)
         if self.continuous:
-            clip = capture.next_clip(n_frames, timeout=self.duration + 30)
+            clip = capture.next_clip(n_frames, timeout=duration + 30)
         else:
-            clip = capture.clip_from_now(n_frames, timeout=self.duration + 30)
+            clip = capture.clip_from_now(n_frames, timeout=duration + 30)
         self._report_gaps(clip)
-        recording = data.Recording(
-            created_on=clip.created_on,
-            duration=clip.duration,
-            samplerate=clip.samplerate,
-            audio_channels=clip.channels,
-            chunksize=self.chunksize,
-            deployment=deployment,
-        )
-        recording.path = save_clip(
-            clip,
-            self.audio_dir,
-            template=self.filename_template,
-            deployment=deployment,
-            fields={"id": recording.id},
-        )
-        return recording
+        return clip
 
     def _capture(self) -> "ContinuousCapture":
         from acoupi.audio.registry import shared_capture
@@ -283,19 +268,34 @@ class PyAudioRecorder(AudioRecorder):
             ) from error
 
 
-class MicrophoneConfig(BaseModel):
-    """Which microphone to record from, and how."""
+class PARecorderConfig(BaseModel):
+    """Which microphone to record from, and how (acoupi 0.8's name)."""
 
     device_name: str
     samplerate: int = 48_000
     audio_channels: int = 1
+    time_expansion: float = Field(default=1, gt=0)
+    """How many times slower the files play than the sound happened (1: real
+    time; 10 for a bat detector's 10x time expansion)."""
 
     @classmethod
     def setup(
         cls, args: List[str], prompt: bool = True, prefix: str = ""
-    ) -> "MicrophoneConfig":
+    ) -> "PARecorderConfig":
         """Build the configuration from arguments or prompts (config parser hook)."""
         return parse_microphone_config(args, prompt=prompt, prefix=prefix)
+
+
+def _or_default(value: Optional[int], default: int) -> int:
+    # Not ``value or default``: a given 0 must reach validation, not vanish.
+    return default if value is None else value
+
+
+MicrophoneConfig = PARecorderConfig
+"""acoupi 0.3's name of :class:`PARecorderConfig`."""
+
+PyAudioRecorder = PARecorder
+"""acoupi 0.3's name of :class:`PARecorder`."""
 
 
 def _field_name(prefix: str, field: str) -> str:
@@ -321,10 +321,50 @@ def _parse_args(
     return parsed.device_name, parsed.samplerate, parsed.audio_channels
 
 
+def parse_time_expansion(args: List[str], prefix: str) -> float:
+    """Return ``--<prefix>.time_expansion`` from ``args`` (1 when absent).
+
+    Raises
+    ------
+    ParameterError
+        When the value is not a number greater than 0.
+    """
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    option = f"--{_field_name(prefix, 'time_expansion')}"
+    parser.add_argument(option, dest="value", default="1")
+    try:
+        raw = parser.parse_known_args(args)[0].value
+    except (argparse.ArgumentError, SystemExit) as error:
+        raise ParameterError(value=option[2:], message=str(error)) from error
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ParameterError(
+            value=option[2:],
+            message=f"time_expansion must be a number greater than 0, not {raw!r}.",
+            help="Use 1 for real-time recordings, 10 for 10x time expansion.",
+        )
+    return value
+
+
 def parse_microphone_config(
     args: List[str], prompt: bool = True, prefix: str = ""
 ) -> MicrophoneConfig:
     """Build a :class:`MicrophoneConfig` from ``--<prefix>.*`` args or prompts.
+
+    ``--<prefix>.time_expansion`` (default 1) is read from ``args`` too.
+    """
+    time_expansion = parse_time_expansion(args, prefix)
+    config = _parse_device_config(args, prompt, prefix)
+    return config.model_copy(update={"time_expansion": time_expansion})
+
+
+def _parse_device_config(
+    args: List[str], prompt: bool, prefix: str
+) -> MicrophoneConfig:
+    """Pick the device, sample rate and channels from ``args`` or prompts.
 
     Non-interactively, ``--<prefix>.device_name`` (default: the first input
     device), ``--<prefix>.samplerate`` (default 48000) and
@@ -350,14 +390,14 @@ def parse_microphone_config(
         click.echo("Using the simulated microphone (a synthetic soundscape).")
         return MicrophoneConfig(
             device_name=SIMULATED_DEVICE,
-            samplerate=samplerate or 48_000,
-            audio_channels=audio_channels or 1,
+            samplerate=_or_default(samplerate, 48_000),
+            audio_channels=_or_default(audio_channels, 1),
         )
     name_option = f"--{_field_name(prefix, 'device_name')}"
     unchecked = MicrophoneConfig(
         device_name=device_name or "unknown",
-        samplerate=samplerate or 48_000,
-        audio_channels=audio_channels or 1,
+        samplerate=_or_default(samplerate, 48_000),
+        audio_channels=_or_default(audio_channels, 1),
     )
     try:
         host = audio.open_audio_host()
@@ -432,8 +472,8 @@ def _config_from_args(
         name = device_name
     return MicrophoneConfig(
         device_name=name,
-        samplerate=samplerate or 48_000,
-        audio_channels=audio_channels or 1,
+        samplerate=_or_default(samplerate, 48_000),
+        audio_channels=_or_default(audio_channels, 1),
     )
 
 
@@ -459,10 +499,12 @@ def _config_from_prompts(
         )
         return MicrophoneConfig(device_name=SIMULATED_DEVICE, samplerate=rate)
     device = by_index[int(index)]
+    # One channel by default: most microphones have one, and a sound card
+    # listing 32 inputs would otherwise record 32 channels on Enter.
     channels = click.prompt(
         "Number of audio channels",
         type=click.IntRange(1, device.max_input_channels),
-        default=device.max_input_channels,
+        default=1,
     )
     samplerate = int(device.default_samplerate)
     while True:
