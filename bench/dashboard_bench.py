@@ -67,7 +67,8 @@ def build_store(home: Path, detections: int) -> Path:
     connection.execute("PRAGMA synchronous = OFF")
     first = now - datetime.timedelta(minutes=recordings)
     connection.execute(
-        "INSERT INTO deployment VALUES (?, 'bench', ?, NULL, 51.5, -0.1)",
+        "INSERT INTO deployment (id, name, started_on, ended_on, latitude, longitude)"
+        " VALUES (?, 'bench', ?, NULL, 51.5, -0.1)",
         (deployment, first.isoformat(sep=" ", timespec="microseconds")),
     )
     tag_names = [name for name, _ in TAGS]
@@ -76,12 +77,20 @@ def build_store(home: Path, detections: int) -> Path:
 
     def flush() -> None:
         connection.executemany(
-            "INSERT INTO recording VALUES (?, ?, ?, 3.0, 192000, 1, ?)", batch["r"]
+            "INSERT INTO recording (id, path, datetime, duration_s, samplerate_hz,"
+            " audio_channels, deployment_id) VALUES (?, ?, ?, 3.0, 192000, 1, ?)",
+            batch["r"],
         )
         connection.executemany(
-            "INSERT INTO model_output VALUES (?, 'BenchModel', ?, ?)", batch["mo"]
+            "INSERT INTO model_output (id, model_name, recording_id, created_on)"
+            " VALUES (?, 'BenchModel', ?, ?)",
+            batch["mo"],
         )
-        connection.executemany("INSERT INTO detection VALUES (?, ?, ?, ?)", batch["d"])
+        connection.executemany(
+            "INSERT INTO detection (id, location, detection_score, model_output_id)"
+            " VALUES (?, ?, ?, ?)",
+            batch["d"],
+        )
         connection.executemany(
             "INSERT INTO predicted_tag (key, value, confidence_score, detection_id,"
             " model_output_id) VALUES ('event', ?, ?, ?, NULL)",

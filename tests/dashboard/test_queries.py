@@ -123,7 +123,9 @@ def test_counters_are_incremental_and_notice_deletions(
         "SELECT id FROM model_output WHERE recording_id = ?", (old.id.bytes,)
     ).fetchone()[0]
     writer.execute(
-        "INSERT INTO detection VALUES (?, '', 0.5, ?)", (b"x" * 16, output_id)
+        "INSERT INTO detection (id, location, detection_score, model_output_id)"
+        " VALUES (?, '', 0.5, ?)",
+        (b"x" * 16, output_id),
     )
     writer.execute(
         "INSERT INTO predicted_tag (key, value, confidence_score, detection_id)"
