@@ -12,15 +12,6 @@ from acoupi.dashboard.state import Dashboard
 
 __all__ = ["build_overview", "chart_series", "recording_state"]
 
-# Status fields other parts of acoupi may add (next recording, why none is
-# due); shown when present.
-_STATUS_EXTRAS = (
-    "next_recording",
-    "no_recording_reason",
-    "why_no_recording",
-    "last_recording",
-)
-
 
 def recording_state(
     last_end: Optional[datetime.datetime],
@@ -68,19 +59,23 @@ def _status_summary(dashboard: Dashboard) -> Dict[str, Any]:
     if status is None:
         return summary
     celery = status.get("celery") or {}
-    services = status.get("services") or {}
+    outlook = status.get("outlook") or {}
+    running = status.get("running") or {}
     summary.update(
-        services=services,
+        services=status.get("services") or {},
         workers_state=celery.get("state"),
         workers=celery.get("workers") or celery.get("worker_names") or [],
         workers_detail=celery.get("detail"),
+        running=running.get("mode"),
+        processes=sorted((running.get("processes") or {}).keys()),
         program=status.get("program"),
         backlog=status.get("backlog"),
+        pending=status.get("pending"),
         deployment=(status.get("deployment") or {}).get("name"),
+        recording_now=outlook.get("recording_now"),
+        next_recording=outlook.get("next_recording"),
+        no_recording_reason=outlook.get("reason"),
     )
-    for key in _STATUS_EXTRAS:
-        if key in status:
-            summary[key] = status[key]
     return summary
 
 
