@@ -233,7 +233,7 @@ def test_system_status_comes_from_the_status_command(
         time.sleep(0.1)
     status, error, _ = cache.get()
     assert status is None
-    assert error is not None and "not setup" in error
+    assert error is not None and "acoupi setup" in error
 
 
 def test_everything_the_pages_load_ships_in_the_package() -> None:
