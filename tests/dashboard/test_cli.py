@@ -20,8 +20,9 @@ def invoke(settings: Settings, *args: str):  # type: ignore[no-untyped-def]
 
 
 def test_csv_export_parses_and_matches_the_store(
-    installation: Installation, run_acoupi: Callable[..., Any]
+    fresh_installation: Installation, run_acoupi: Callable[..., Any]
 ) -> None:
+    installation = fresh_installation
     result = run_acoupi("detections", "export", "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -168,3 +169,43 @@ def test_network_bind_needs_a_password(settings: Settings) -> None:
     config = load_config(settings)
     assert (config.enabled, config.host, config.port) == (True, "0.0.0.0", 8123)
     assert config.time_expansion == 20
+
+
+def test_run_dashboard_child_serves_then_stops(settings: Settings) -> None:
+    """`acoupi run --dashboard`'s child: serves while the block runs, then ends."""
+    import socket
+    import time
+    import urllib.request
+
+    from acoupi.dashboard.child import dashboard_process
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    save_config(settings, DashboardConfig(port=port))
+    with dashboard_process(settings) as process:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as page:
+                    assert page.status == 200
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    assert process.returncode is not None
+
+
+def test_run_dashboard_refuses_a_network_bind_without_password(
+    settings: Settings,
+) -> None:
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+    from acoupi.system.lifecycle import setup_program
+
+    setup_program(settings, "acoupi.programs.test", args=[], prompt=False)
+    save_config(settings, DashboardConfig(host="0.0.0.0"))
+    result = invoke(settings, "run", "--dashboard", "--duration", "1", "--no-live")
+    assert result.exit_code == 1
+    assert "no password is set" in result.output
+    assert not (settings.run_dir / "acoupi.pid").exists()  # nothing started

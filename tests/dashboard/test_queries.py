@@ -100,8 +100,9 @@ def test_summary_counts_per_tag_per_day(
 
 
 def test_counters_are_incremental_and_notice_deletions(
-    installation: Installation,
+    fresh_installation: Installation,
 ) -> None:
+    installation = fresh_installation
     import sqlite3
 
     from acoupi.dashboard.counters import StoreCounters, hour_stamp
