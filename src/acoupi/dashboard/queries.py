@@ -151,11 +151,13 @@ def _recording_conditions(
         params.append(datetime_to_db(until))
     if deployment:
         try:
-            clauses.append("dep.id = ?")
-            params.append(UUID(deployment).bytes)
+            deployment_id: Any = UUID(deployment).bytes
         except ValueError:
-            clauses[-1] = "dep.name = ?"
+            clauses.append("dep.name = ?")
             params.append(deployment)
+        else:
+            clauses.append("dep.id = ?")
+            params.append(deployment_id)
 
 
 @dataclass

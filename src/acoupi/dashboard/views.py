@@ -7,7 +7,6 @@ so the JSON API always holds everything the pages show.
 import json
 import re
 from typing import Any, Dict, List, Optional
-from uuid import UUID
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -169,11 +168,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-def recording_uuid(recording_id: str) -> UUID:
-    """Return the id of a path parameter, or 404."""
-    return uuid_param(recording_id, "recording")
 
 
 def _mask(value: Any, key: str = "") -> Any:
