@@ -178,3 +178,25 @@ def test_first_page_walks_the_time_index(connection) -> None:  # type: ignore[no
     text = " | ".join(row[3] for row in plan)
     assert "ix_recording_datetime" in text, text
     assert "SCAN d " not in text + " " and "SCAN detection" not in text, text
+
+
+@pytest.mark.parametrize("tags", [["bat"], ["event:frog", "bird"], ["frog"]])
+def test_both_ways_to_find_a_tag_agree(connection, tags) -> None:  # type: ignore[no-untyped-def]
+    """Tag-first (rare tags) and time-first (common ones) give the same pages."""
+    query = queries.DetectionQuery(tags=tags, min_score=0.3)
+    rare = {("event", "bat"): 1, ("event", "bird"): 1, ("event", "frog"): 1}
+    rare[("event", "other")] = 10**6  # the filtered tags look rare: tag first
+    common = {key: 10**6 for key in rare}  # they look common: time first
+    assert queries._tag_first(connection, query, 3, rare) is True
+    assert queries._tag_first(connection, query, 3, common) is False
+    for offset in (0, 2):
+        first = queries.list_detections(connection, query, 2, offset, counts=rare)
+        second = queries.list_detections(connection, query, 2, offset, counts=common)
+        assert [r.id for r in first.rows] == [r.id for r in second.rows]
+        assert first.has_more == second.has_more
+
+
+def test_unknown_tag_answers_without_scanning(connection) -> None:  # type: ignore[no-untyped-def]
+    query = queries.DetectionQuery(tags=["owl"])
+    assert queries._tag_first(connection, query, 25, None) is None
+    assert queries.list_detections(connection, query).rows == []

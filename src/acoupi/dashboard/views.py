@@ -45,7 +45,11 @@ def detections_view(dashboard: Dashboard, request: Request) -> Dict[str, Any]:
     page, per_page = page_of(request)
     with dashboard.connection() as connection:
         result = queries.list_detections(
-            connection, query, limit=per_page, offset=(page - 1) * per_page
+            connection,
+            query,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            counts=dashboard.counters.tags(connection) if query.tags else None,
         )
         tags = _known_tags(connection)
         deployments = [
