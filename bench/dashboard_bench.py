@@ -242,6 +242,7 @@ def main() -> None:
             "detections_page": "/detections",
             "detections_bat_score_0.5": "/detections?tag=bat&min_score=0.5",
             "detections_frog_page_3": "/detections?tag=frog&page=3",
+            "detections_unknown_tag": "/detections?tag=owl",
             "detections_last_24h": "/detections?since=24h",
             "api_overview": "/api/overview",
             "api_chart_7_days": "/api/chart?hours=168",
