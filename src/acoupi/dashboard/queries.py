@@ -240,10 +240,11 @@ _JOINS = (
     " CROSS JOIN model_output mo ON mo.recording_id = r.id"
     " CROSS JOIN detection d ON d.model_output_id = mo.id"
 )
-_DETECTION_SQL = (
+_DETECTION_COLUMNS = (
     "SELECT d.id, d.location, d.detection_score, r.id, r.datetime, r.path,"
-    " r.samplerate_hz, r.duration_s, dep.name, mo.model_name" + _JOINS
+    " r.samplerate_hz, r.duration_s, dep.name, mo.model_name"
 )
+_DETECTION_SQL = _DETECTION_COLUMNS + _JOINS
 
 
 def _box(text: Optional[str]) -> Optional[Tuple[float, float, float, float]]:
@@ -350,8 +351,7 @@ def list_detections(
     if tag_first:
         condition, tag_params = query.tag_condition()
         source = (
-            "SELECT d.id, d.location, d.detection_score, r.id, r.datetime, r.path,"
-            " r.samplerate_hz, r.duration_s, dep.name, mo.model_name"
+            f"{_DETECTION_COLUMNS}"
             " FROM (SELECT DISTINCT pt.detection_id AS id"
             # One sequential pass: walking an index here would read every
             # row by random access (8 s for a million).
