@@ -209,3 +209,16 @@ def test_run_dashboard_refuses_a_network_bind_without_password(
     assert result.exit_code == 1
     assert "no password is set" in result.output
     assert not (settings.run_dir / "acoupi.pid").exists()  # nothing started
+
+
+def test_port_taken_is_explained(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke(settings, "dashboard", "--port", str(port))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
