@@ -47,6 +47,9 @@ def test_detections_api_filters_and_pages(
     assert bats["has_more"] is True
     rest = client.get("/api/detections?tag=bat&per_page=3&page=2").json()
     assert len(rest["detections"]) == 1 and rest["has_more"] is False
+    # The player starts just before the call, on the slowed-down time scale.
+    first = bats["detections"][0]
+    assert first["playback_start"] == round((first["start_time"] - 0.05) * 10, 3)
     strong = client.get("/api/detections?min_score=0.9&deployment=north").json()
     assert sorted(d["score"] for d in strong["detections"]) == [0.9, 0.95]
     page = client.get("/detections?tag=frog")

@@ -61,7 +61,13 @@ def detections_view(dashboard: Dashboard, request: Request) -> Dict[str, Any]:
     rows = []
     for row in result.rows:
         item = row.as_json()
-        item["expanded_playback"] = dashboard.plays_expanded(row.samplerate)
+        expanded = dashboard.plays_expanded(row.samplerate)
+        item["expanded_playback"] = expanded
+        # Where the player starts: a little before the sound, on the
+        # playback's (slowed) time scale.
+        start = max(0.0, (item["start_time"] or 0.0) - 0.05)
+        factor = dashboard.config.time_expansion if expanded else 1.0
+        item["playback_start"] = round(start * factor, 3)
         rows.append(item)
     return {
         "filters": {
