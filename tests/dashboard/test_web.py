@@ -257,3 +257,21 @@ def test_everything_the_pages_load_ships_in_the_package() -> None:
         assert "@import" not in text and "url(http" not in text, path
     assert (folder / "static/vendor/uplot/uPlot.iife.min.js").stat().st_size > 10_000
     assert (folder / "static/vendor/uplot/LICENSE").is_file()
+
+
+def test_schedule_reason_overrides_a_recent_file(installation: Installation) -> None:
+    """A run that just stopped: files are fresh but nothing records now."""
+    from acoupi.dashboard.overview import build_overview
+    from acoupi.dashboard.state import Dashboard
+
+    dashboard = Dashboard.create(
+        installation.settings, DashboardConfig(), password_required=False
+    )
+    status = {"outlook": {"recording_now": False, "reason": "no deployment is active"}}
+    dashboard.status.get = lambda: (status, None, 1.0)  # type: ignore[method-assign]
+    recording = build_overview(dashboard)["recording"]
+    assert recording == {
+        "recording": False,
+        "age_s": recording["age_s"],
+        "text": "Not recording: no deployment is active.",
+    }

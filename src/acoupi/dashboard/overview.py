@@ -102,11 +102,17 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
         None if last is None else last.time + datetime.timedelta(seconds=last.duration)
     )
     messages = health.message_counts(dashboard.sources)
+    status = _status_summary(dashboard)
+    recording = recording_state(
+        last_end, now, schedule["interval"], schedule["duration"]
+    )
+    if status.get("recording_now") is False and status.get("no_recording_reason"):
+        # The schedule knows better than the files: e.g. the run just ended.
+        recording["recording"] = False
+        recording["text"] = f"Not recording: {status['no_recording_reason']}."
     return {
         "now": now.isoformat(),
-        "recording": recording_state(
-            last_end, now, schedule["interval"], schedule["duration"]
-        ),
+        "recording": recording,
         "last_recording": None if last is None else last.as_json(),
         "totals": {
             "recordings": recordings,
@@ -125,7 +131,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
             )
         ],
         "latest_recordings": [row.as_json() for row in latest],
-        "status": _status_summary(dashboard),
+        "status": status,
         "disk": [
             {
                 "label": space.label,
