@@ -189,7 +189,8 @@ def fake_run(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
             """
             import subprocess, sys
             sleep = "import time; time.sleep(60)"
-            child = subprocess.Popen([sys.executable, "-c", sleep])
+            # Pidfiles only count for processes running Celery or acoupi.
+            child = subprocess.Popen([sys.executable, "-c", sleep, "celery"])
             with open(sys.argv[1], "w") as handle:
                 handle.write(str(child.pid))
             child.wait()
@@ -226,10 +227,18 @@ def test_config_set_with_detached_workers_advises_restarting_them(
     invoke: Invoke, set_up: Settings
 ) -> None:
     set_up.run_dir.mkdir(parents=True, exist_ok=True)
-    # This test process is alive and not a child of an `acoupi` process.
-    (set_up.run_dir / "acoupi.pid").write_text(str(os.getpid()))
+    # A worker stand-in (its command names Celery) whose parent is this
+    # test process, not an `acoupi` command.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "celery"]
+    )
+    try:
+        (set_up.run_dir / "acoupi.pid").write_text(str(worker.pid))
 
-    result = invoke("config", "set", "name", "test_program")
+        result = invoke("config", "set", "name", "test_program")
+    finally:
+        worker.kill()
+        worker.wait()
 
     assert result.exit_code == 0, result.output
     assert "`acoupi workers restart`" in result.output
