@@ -95,6 +95,7 @@ def test_slow_model_lags_but_recording_stays_on_time(
     settings = slow_program(
         model_delay=delay,
         **{
+            # Interval 1 s needs recordings no longer than 1 s (setup checks).
             "recording.duration": interval,
             "recording.interval": interval,
             "detections.max_backlog": bound,
