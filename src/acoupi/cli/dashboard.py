@@ -136,6 +136,10 @@ def enable_command(
 @dashboard.command("disable")
 @click.pass_context
 def disable_command(ctx: click.Context) -> None:
-    """Stop starting the dashboard with the deployment."""
+    """Stop starting the dashboard with the deployment (and stop its service)."""
+    from acoupi.system.services import remove_dashboard_unit
+
     _set_enabled(ctx, False, None, None)
+    if remove_dashboard_unit(get_settings(ctx)):
+        click.echo("Stopped and removed the dashboard's service.")
     click.echo("The dashboard will no longer start with the deployment.")
