@@ -222,3 +222,28 @@ def test_port_taken_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "--port" in result.output
+
+
+def test_a_database_not_upgraded_yet_is_explained(
+    fresh_installation: Installation,
+) -> None:
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from acoupi.dashboard.app import create_app
+    from acoupi.system.dashboard_settings import DashboardConfig
+
+    with sqlite3.connect(fresh_installation.db) as writer:
+        writer.execute("PRAGMA user_version = 1")
+    writer.close()
+    result = invoke(fresh_installation.settings, "recordings")
+    assert result.exit_code == 1
+    assert "written by an older acoupi" in result.output
+    app = create_app(
+        fresh_installation.settings, DashboardConfig(), system_status=False
+    )
+    with TestClient(app) as client:
+        page = client.get("/detections")
+    assert page.status_code == 503
+    assert "Start acoupi once" in page.text

@@ -61,7 +61,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _no_data(request: Request, exc: Exception) -> Response:
-    return _error(request, 503, str(exc))
+    hint = getattr(exc, "help", None)
+    return _error(request, 503, f"{exc} {hint}" if hint else str(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

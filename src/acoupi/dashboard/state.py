@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, Optional
 from acoupi.dashboard import health
 from acoupi.dashboard.cache import FileCache
 from acoupi.dashboard.counters import StoreCounters
-from acoupi.dashboard.sources import DataSources, open_read_only
+from acoupi.dashboard.sources import DataSources, open_metadata
 from acoupi.system.constants import Settings
 from acoupi.system.dashboard_settings import DashboardConfig
 
@@ -54,7 +54,7 @@ class Dashboard:
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """Open the metadata database read-only for one request."""
-        connection = open_read_only(self.sources.metadata_db)
+        connection = open_metadata(self.sources)
         try:
             yield connection
         finally:
