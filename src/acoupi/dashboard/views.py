@@ -14,6 +14,7 @@ from starlette.requests import Request
 from acoupi.dashboard import health, queries
 from acoupi.dashboard.requests import detection_query, page_of, uuid_param
 from acoupi.dashboard.state import Dashboard
+from acoupi.system.redact import MASK, redact_text
 
 __all__ = [
     "detections_view",
@@ -181,18 +182,20 @@ def _plain(value: Any) -> Any:
 
 
 def _mask(value: Any, key: str = "") -> Any:
+    """Mask secrets in a configuration read as plain JSON.
+
+    Without the program's model the secret fields are known by their names
+    only; URLs anywhere lose their user info and query values (the shared
+    redactor, as in logs).
+    """
     if isinstance(value, dict):
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(item, key) for item in value]
     if value and _SECRET_NAME.search(key):
-        return "********"
-    if isinstance(value, str) and "://" in value and "@" in value:
-        # URLs with credentials (amqp://user:pass@host): hide the password.
-        scheme, _, rest = value.partition("://")
-        userinfo, _, host = rest.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        return f"{scheme}://{user}:********@{host}" if ":" in userinfo else value
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 
