@@ -247,3 +247,16 @@ def test_a_database_not_upgraded_yet_is_explained(
         page = client.get("/detections")
     assert page.status_code == 503
     assert "Start acoupi once" in page.text
+
+
+def test_a_damaged_database_is_explained(settings: Settings) -> None:
+    from dashboard_support import make_installation
+
+    installation = make_installation(settings)
+    installation.db.write_bytes(b"this is not a database at all" * 200)
+    for suffix in ("-wal", "-shm"):
+        installation.db.with_name(installation.db.name + suffix).unlink(missing_ok=True)
+    result = invoke(settings, "detections", "list")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert str(installation.db) in result.output

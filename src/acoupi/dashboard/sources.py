@@ -2,8 +2,9 @@
 
 The paths come from the program's saved configuration (``program.json``),
 read as plain JSON: loading the program would import its models and take
-seconds. Programs name their paths differently (0.3 and 0.8 programs,
-plugins), so the known spellings are tried in turn, then the defaults.
+seconds. Databases are found as ``acoupi db`` finds them
+(:func:`acoupi.system.databases.configured_databases`); folders by their
+field names in the built-in programs.
 """
 
 import json
@@ -17,13 +18,8 @@ from acoupi.system.exceptions import AcoupiError
 
 __all__ = ["DataSources", "NoDataError", "open_metadata", "open_read_only"]
 
-# (section, key) spellings of each path in the program configurations.
-_METADATA_KEYS = (("paths", "db_metadata"), ("paths", "metadata_db"))
-_MESSAGES_KEYS = (
-    ("messaging", "messages_db"),
-    ("paths", "db_messages"),
-    ("messaging", "db_messages"),
-)
+# (section, key) spellings of the folders in the program configurations;
+# the databases are found as `acoupi db` finds them.
 _RECORDINGS_KEYS = (("paths", "recordings"),)
 _TMP_KEYS = (("paths", "tmp_audio"),)
 
@@ -61,10 +57,13 @@ class DataSources:
             config = {}
         if not isinstance(config, dict):
             config = {}
-        storages = settings.home / "storages"
+        from acoupi.system.databases import configured_databases
+
+        databases = configured_databases(settings)
         return cls(
-            metadata_db=_lookup(config, _METADATA_KEYS) or storages / "metadata.db",
-            messages_db=_lookup(config, _MESSAGES_KEYS),
+            metadata_db=databases.get("metadata")
+            or settings.home / "storages" / "metadata.db",
+            messages_db=databases.get("messages"),
             recordings_dir=_lookup(config, _RECORDINGS_KEYS),
             tmp_audio_dir=_lookup(config, _TMP_KEYS),
             log_dir=settings.log_dir,
@@ -116,6 +115,11 @@ def open_read_only(
         connection.execute("PRAGMA query_only = 1")
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as error:
+        from acoupi.components.sqlite_errors import translate_sqlite_error
+
+        problem = translate_sqlite_error(Path(path), error)
+        if problem is not None:
+            raise NoDataError(problem.message, help=problem.help) from error
         raise NoDataError(
             f"Cannot read the database {path}: {error}.",
             help="`acoupi db status` checks the database files.",
