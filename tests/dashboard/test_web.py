@@ -28,6 +28,7 @@ def test_overview_counts_equal_the_store(
     page = client.get("/")
     assert page.status_code == 200
     assert f'id="total-detections">{len(installation.pairs)}<' in page.text
+    assert '<a href="/detections?tag=bat">bat</a></td><td class="num">4<' in page.text
 
 
 def test_chart_has_one_point_per_hour(client: TestClient) -> None:
