@@ -148,6 +148,8 @@ def test_batdetect2_program_end_to_end(
         assert filed.exists() and recordings_dir in filed.parents, path
     assert not list(tmp_audio.glob("*.wav")), "recordings left unfiled"
 
+    detection_log = (isolated_home / ".acoupi" / "log" / "detection.log").read_text()
+    assert "Detection model limited to" in detection_log
     for log in (isolated_home / ".acoupi" / "log").glob("*.log"):
         text = log.read_text()
         assert "Traceback" not in text and "ERROR/" not in text, log.name
