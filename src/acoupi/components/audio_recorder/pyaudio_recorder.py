@@ -255,7 +255,7 @@ class PARecorder(BaseAudioRecorder):
         """
         if is_simulated(self.device_name):
             return
-        from acoupi.audio.devices import check_input_settings, resolve_device
+        from acoupi.devices.audio.selection import check_input_settings, resolve_device
 
         try:
             device = resolve_device(self.device_name)
@@ -454,7 +454,7 @@ def _config_from_args(
     else:
         # Matched as capture matches it (sample-rate words ignored), and the
         # given name is kept: an AudioMoth's full name changes with its rate.
-        from acoupi.audio.devices import normalise_name
+        from acoupi.devices.audio.selection import normalise_name
 
         wanted = normalise_name(device_name)
         if not any(wanted in normalise_name(d.name) for d in devices):
