@@ -126,6 +126,7 @@ class Received:
 
     payload: str
     user_properties: Dict[str, str] = field(default_factory=dict)
+    topic: str = ""
 
 
 class Subscriber:
@@ -170,7 +171,9 @@ class Subscriber:
         if props is not None and hasattr(props, "UserProperty"):
             user_properties = dict(props.UserProperty)
         with self._condition:
-            self.received.append(Received(message.payload.decode(), user_properties))
+            self.received.append(
+                Received(message.payload.decode(), user_properties, message.topic)
+            )
             self._condition.notify_all()
 
     def __enter__(self) -> "Subscriber":

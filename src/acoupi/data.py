@@ -5,28 +5,42 @@ These are pydantic models; their field order is the JSON key order of
 """
 
 import datetime
-from enum import IntEnum
+from enum import Enum, IntEnum
 from pathlib import Path
-from typing import Annotated, List, Optional, Tuple
+from typing import Annotated, List, Optional, Tuple, Union
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
 from acoupi.timeutil import UTCDateTime, now_utc
 
 __all__ = [
+    "AwareDatetime",
     "BoundingBox",
     "Deployment",
     "Detection",
+    "DeviceInfo",
+    "EventDetection",
     "Message",
+    "MessageType",
+    "Metric",
     "ModelOutput",
+    "ModelOutputInfo",
     "PredictedTag",
+    "PredictionType",
+    "PresenceDetection",
     "Recording",
     "Response",
     "ResponseStatus",
+    "SequenceDetection",
     "Tag",
     "TimeInterval",
+    "detection_class",
+    "utc_now",
 ]
+
+utc_now = now_utc
+"""Return the current time as an aware UTC datetime (acoupi 0.8's name)."""
 
 
 class TimeInterval(BaseModel):
@@ -180,13 +194,74 @@ class BoundingBox(BaseModel):
         return cls(coordinates=(start_time, low_freq, end_time, high_freq))
 
 
+class PredictionType(str, Enum):
+    """What the region of a detection holds.
+
+    ``PRESENCE``: one or more target sounds; ``SEQUENCE``: exactly one
+    sequence of related sounds; ``EVENT``: exactly one sound event.
+    """
+
+    PRESENCE = "presence"
+    SEQUENCE = "sequence"
+    EVENT = "event"
+
+
 class Detection(BaseModel):
-    """A sound event found by a model, with its tags."""
+    """A sound event found by a model, with its tags.
+
+    ``prediction_type`` says how to read the region (acoupi 0.8). It is
+    optional so that 0.3 models keep working: they get ``PRESENCE``, the
+    most general type. The subclasses below fix it.
+    """
 
     id: UUID = Field(default_factory=uuid4)
     location: Optional[BoundingBox] = None
     detection_score: Score = 1
     tags: SortedTags = Field(default_factory=list)
+    prediction_type: PredictionType = PredictionType.PRESENCE
+
+    def __eq__(self, other: object) -> bool:
+        # A Detection and an EventDetection with the same fields are the
+        # same detection (the store returns the subclass of the stored type).
+        if not isinstance(other, Detection):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class PresenceDetection(Detection):
+    """A region holding one or more target sounds."""
+
+    prediction_type: PredictionType = PredictionType.PRESENCE
+
+
+class SequenceDetection(Detection):
+    """A region holding exactly one sequence of related sounds."""
+
+    prediction_type: PredictionType = PredictionType.SEQUENCE
+
+
+class EventDetection(Detection):
+    """A region holding exactly one sound event."""
+
+    prediction_type: PredictionType = PredictionType.EVENT
+
+
+_DETECTION_CLASSES = {
+    PredictionType.PRESENCE: PresenceDetection,
+    PredictionType.SEQUENCE: SequenceDetection,
+    PredictionType.EVENT: EventDetection,
+}
+
+
+def detection_class(
+    prediction_type: Union[PredictionType, str, None],
+) -> type[Detection]:
+    """Return the Detection subclass of a prediction type (None: presence)."""
+    if prediction_type is None:
+        return PresenceDetection
+    return _DETECTION_CLASSES[PredictionType(prediction_type)]
 
 
 class ModelOutput(BaseModel):
@@ -205,12 +280,42 @@ class ModelOutput(BaseModel):
         return sorted(value, key=lambda d: d.id)
 
 
-class Message(BaseModel):
-    """A message to send, usually JSON text."""
+class ModelOutputInfo(BaseModel):
+    """Which model processed a recording and when, without its detections.
+
+    What file management needs to decide whether a recording is ready,
+    at a fraction of the cost of loading full model outputs.
+    """
 
     id: UUID = Field(default_factory=uuid4)
-    content: str
+    name_model: str
     created_on: UTCDateTime = Field(default_factory=now_utc)
+
+
+class MessageType(str, Enum):
+    """What a message is about; messengers may route on it (MQTT topics)."""
+
+    DEPLOYMENT = "deployment"
+    HEARTBEAT = "heartbeat"
+    RECORDING = "recording"
+    SUMMARY = "summary"
+    DETECTION = "detection"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Message(BaseModel):
+    """A message to send: usually JSON text, or raw bytes for binary formats.
+
+    ``message_type`` is optional (acoupi 0.8); it comes last so that the JSON
+    of a 0.3 message keeps its key order.
+    """
+
+    id: UUID = Field(default_factory=uuid4)
+    content: Union[str, bytes]
+    created_on: UTCDateTime = Field(default_factory=now_utc)
+    message_type: Optional[MessageType] = None
 
 
 class ResponseStatus(IntEnum):
@@ -233,3 +338,19 @@ class Response(BaseModel):
     message: Message
     content: Optional[str] = None
     received_on: UTCDateTime = Field(default_factory=now_utc)
+
+
+class Metric(BaseModel):
+    """One measured value with its name and unit (e.g. in heartbeats)."""
+
+    name: str
+    value: float
+    unit: str
+    captured_on: UTCDateTime = Field(default_factory=now_utc)
+
+
+class DeviceInfo(BaseModel):
+    """What acoupi knows about the device it runs on."""
+
+    id: str
+    """Unique identifier of the device; empty if it cannot be found."""

@@ -212,7 +212,7 @@ def test_corrupt_config_file(
 def test_task_list_and_run(invoke: Callable[..., Any], set_up: Settings) -> None:
     result = invoke("task", "list")
     assert result.exit_code == 0, result.output
-    assert "Program TestProgram tasks:" in result.output
+    assert "Tasks of acoupi.programs.test:" in result.output
     assert "  • test_task" in result.output
 
     result = invoke("task", "run", "test_task")

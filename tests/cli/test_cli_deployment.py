@@ -231,6 +231,6 @@ def test_start_asks_for_missing_values_in_a_terminal(
     result = invoke("deployment", "start", "--no-check", input="meadow\n100\n45.5\n\n")
     assert result.exit_code == 0, result.output
     assert "Enter the name of the deployment" in result.output
-    assert "100.0 is not in the range" in result.output
+    assert "100 is not a latitude" in result.output
     assert started == [("meadow", 45.5, None)]
     assert "Acoupi started" in result.output

@@ -38,7 +38,7 @@ def test_mistakes_exit_cleanly(
     run_acoupi: Callable[..., Any], clean_failure: Callable[..., None]
 ) -> None:
     result = run_acoupi("config", "get")
-    clean_failure(result.stderr, result.returncode, "Acoupi is not setup")
+    clean_failure(result.stderr, result.returncode, "Acoupi is not set up")
     result = run_acoupi("setup", "--program", "acoupi.programs.nope", "--no-prompt")
     clean_failure(result.stderr, result.returncode, "not found")
     result = run_acoupi("deployment", "nope")

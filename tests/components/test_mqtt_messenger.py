@@ -89,9 +89,15 @@ def test_client_is_built_with_callback_api_v2_and_persistent_session(
     assert calls[0]["clean_session"] is False
 
 
+def test_anonymous_broker_needs_no_credentials() -> None:
+    config = MQTTConfig(host="127.0.0.1")
+    assert (config.username, config.password, config.port) == (None, None, 1883)
+    assert MQTTMessenger.from_config(config).username is None
+
+
 def test_config_defaults_and_masked_password() -> None:
     config = MQTTConfig(host="h", username="u", password=PASSWORD)
-    assert (config.topic, config.port, config.timeout) == ("acoupi", 1884, 5)
+    assert (config.topic, config.port, config.timeout) == ("acoupi", 1883, 5)
     assert (config.use_tls, config.ca_certs, config.protocol) == (False, None, "3.1.1")
     assert isinstance(config.password, SecretStr)
     assert PASSWORD not in config.model_dump_json()

@@ -70,7 +70,8 @@ def test_save_recording_manager_custom_dirs_and_errors(tmp_path, recording):
 def test_date_file_manager_layout(tmp_path, recording):
     manager = DateFileManager(tmp_path / "store")
     destination = manager.save_recording(recording)
-    assert destination == tmp_path / "store/2023/4/5" / f"180930_{recording.id}.wav"
+    name = f"20230405_180930_{recording.id}.wav"  # acoupi 0.8's dated name
+    assert destination == tmp_path / "store/2023/4/5" / name
     assert destination.parent.is_dir()
     assert not destination.exists()
 

@@ -209,6 +209,7 @@ def test_table_and_column_names_are_those_of_acoupi_0_3(
         "location",
         "detection_score",
         "model_output_id",
+        "prediction_type",  # added for acoupi 0.8 files, after 0.3's columns
     ]
     assert columns("predicted_tag") == [
         "id",

@@ -27,7 +27,9 @@ def acoupi_processes(home: Path) -> Dict[int, str]:
         if stat.rpartition(")")[2].split()[:1] == ["Z"]:
             continue
         if marker in environ.split(b"\0"):
-            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode()[:120]
+            # The whole command line: the checkout's path comes first, and
+            # a long one pushed the worker's name out of a cut-off line.
+            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode()
     return found
 
 

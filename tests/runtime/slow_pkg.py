@@ -5,6 +5,7 @@ sleeps ``model_delay`` seconds per recording, then answers like TestModel.
 """
 
 import datetime
+import errno
 import time
 import wave
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import List
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.message_factories import FullModelOutputMessageBuilder
 from acoupi.components.model_template import TestModel
 from acoupi.components.recording_files import recording_filename
 from acoupi.programs.templates import (
@@ -22,14 +24,21 @@ from acoupi.programs.templates import (
 
 class SlowConfig(DetectionProgramConfiguration):
     model_delay: float = 0.0
+    record_error: str = ""
+    """If set, every recording fails as an unplugged microphone does."""
 
 
 class FakeRecorder(types.AudioRecorder):
-    def __init__(self, audio_dir: Path, samplerate: int = 8000) -> None:
+    def __init__(
+        self, audio_dir: Path, samplerate: int = 8000, error: str = ""
+    ) -> None:
         self.audio_dir = audio_dir
         self.samplerate = samplerate
+        self.error = error
 
     def record(self, deployment: data.Deployment) -> data.Recording:
+        if self.error:
+            raise OSError(errno.ENODEV, self.error, "/dev/snd/pcmC1D0c")
         now = datetime.datetime.now(datetime.timezone.utc)
         recording = data.Recording(
             created_on=now,
@@ -63,7 +72,10 @@ class SlowDetectionProgram(DetectionProgram[SlowConfig]):
         return SlowModel(config.model_delay)
 
     def configure_recorder(self, config: SlowConfig) -> types.AudioRecorder:
-        return FakeRecorder(config.paths.tmp_audio)
+        return FakeRecorder(config.paths.tmp_audio, error=config.record_error)
 
     def get_recording_conditions(self, config: SlowConfig) -> List:
         return []  # record at any time of day
+
+    def get_message_factories(self, config: SlowConfig) -> List:
+        return [FullModelOutputMessageBuilder()]

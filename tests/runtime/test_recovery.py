@@ -1,6 +1,8 @@
 """Start-up recovery of the recordings a crash left in the temporary folder."""
 
 import datetime
+import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +38,12 @@ def _stored(program: Any, created_on: datetime.datetime) -> data.Recording:
     return recording
 
 
+def _age(path: Path, seconds: float = 60) -> None:
+    """Date ``path`` back: a crash's leftover is older than a running write."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
 def test_crash_leftovers_are_processed_not_forgotten(program: Any) -> None:
     tmp = program.config.paths.tmp_audio
     quarantine = program.config.paths.recordings / QUARANTINE_FOLDER
@@ -62,6 +70,7 @@ def test_crash_leftovers_are_processed_not_forgotten(program: Any) -> None:
     cut.write_bytes(cut_bytes)
     partial = tmp / f".{recording_filename(now, uuid.uuid4())}.partial"
     partial.write_bytes(b"RIFF")
+    _age(partial)
     # Not a recording: never touched (the folder may be shared).
     other = tmp / "notes.txt"
     other.write_text("keep me")
@@ -129,12 +138,15 @@ def test_recover_command_and_the_service_runs_it_first(
         "--paths.tmp_audio", str(isolated_home / "tmp"),
     )  # fmt: skip
     assert setup.returncode == 0, setup.stderr
+    # The first start makes the folder, as this installation's own.
+    assert run_acoupi("recover").returncode == 0
     left = write_wav(
         isolated_home
         / "tmp"
         / recording_filename(datetime.datetime.now(UTC), uuid.uuid4())
     )
     (isolated_home / "tmp" / ".cut.wav.partial").write_bytes(b"RIFF")
+    _age(isolated_home / "tmp" / ".cut.wav.partial")
 
     result = run_acoupi("recover")
     assert result.returncode == 0, result.stderr
@@ -176,7 +188,65 @@ def test_a_writer_killed_mid_write_leaves_what_recovery_quarantines(
         writer.wait()
     (leftover,) = tmp.glob(".*.partial")
     assert not target.exists()
+    _age(leftover)
 
     report = recover(program)
     assert [p.name for p in report.quarantined] == [leftover.name.lstrip(".")]
     assert not leftover.exists()
+
+
+def _installation(home: Path, shared: Path, name: str) -> Any:
+    """Set up and load slow_pkg in ``home``, waiting recordings in ``shared``."""
+    from acoupi.system.lifecycle import setup_program
+    from conftest import slow_args
+
+    settings = Settings(home=home / ".acoupi")
+    args = slow_args(home)
+    args[args.index("--paths.tmp_audio") + 1] = str(shared)
+    setup_program(settings, "slow_pkg", args=args)
+    program = load_program(settings)
+    program.on_start(data.Deployment(name=name))
+    return program
+
+
+def _leftover(folder: Path, deployment: Any = None) -> Path:
+    """A complete recording a crash left, with its deployment in GUANO."""
+    import numpy as np
+
+    from acoupi.audio import wav
+
+    guano = None if deployment is None else {"acoupi|Deployment ID": deployment.id}
+    path = folder / recording_filename(datetime.datetime.now(UTC), uuid.uuid4())
+    return wav.write_wav(path, np.zeros((800, 1), dtype=np.int16), 8000, guano)
+
+
+def test_recovery_touches_only_this_installations_files(
+    isolated_home: Path, tmp_path: Path, on_path: None
+) -> None:
+    """Two installations share a folder (upstream's /run/shm): the trap."""
+    from acoupi.system.folders import OWNER_FILE
+
+    shared = tmp_path / "shm"
+    shared.mkdir()  # there before either installation: nobody's own
+    first = _installation(isolated_home, shared, "Wood 1")
+    second = _installation(tmp_path / "second", shared, "Wood 2")
+    first_deployment = first.store.get_current_deployment()
+    second_deployment = second.store.get_current_deployment()
+    mine = _leftover(shared, first_deployment)
+    theirs = _leftover(shared, second_deployment)
+    anonymous = _leftover(shared)
+    their_partial = shared / f".{theirs.name}.x1y2.partial"
+    their_partial.write_bytes(b"RIFF")
+    _age(their_partial)
+
+    report = recover(first)
+    assert report.registered == [mine]
+    assert set(report.foreign) == {theirs, anonymous, their_partial}
+    assert theirs.exists() and anonymous.exists() and their_partial.exists()
+    assert not first.store.get_recordings_by_path([theirs, anonymous])
+    assert not (shared / OWNER_FILE).exists()
+
+    report = recover(second)
+    assert report.registered == [theirs]
+    (recording, _), *_ = second.store.get_recordings_by_path([theirs])
+    assert recording.deployment.id == second_deployment.id

@@ -37,7 +37,9 @@ def test_run_for_a_duration_on_the_embedded_broker(settings: Settings) -> None:
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert "Tasks run: 1" in result.output or "Tasks run: 2" in result.output
+    assert (
+        "Tasks finished: 1\n" in result.output or "Tasks finished: 2\n" in result.output
+    )
     assert "deployment 'trial' ended" in result.output
     assert "acoupi" in result.output and "beat" in result.output  # the live view
     deployment = json.loads(settings.deployment_file.read_text())
@@ -99,7 +101,7 @@ def test_ctrl_c_on_redis_leaves_nothing_running(
         args=["--broker_url", redis_url, "--result_backend", redis_url],
     )
     output = _run_until_a_task_ran(settings, signal.SIGINT)
-    assert "Tasks run: 1" in output
+    assert "Tasks finished: 1\n" in output
     assert "Connected to redis://" in (settings.log_dir / "acoupi.log").read_text()
     _assert_nothing_left(settings)
     assert not Path(settings.home / "broker").exists()

@@ -216,12 +216,13 @@ def test_unparsable_values_name_field_value_and_type(args: List[str], expected: 
     assert info.value.help
 
 
-def test_schema_validation_failure_lists_fields():
+def test_field_constraint_is_checked_when_read():
     with pytest.raises(ParameterError) as info:
         parse(["--latitude", "200"])
 
     assert info.value.value == "latitude"
-    assert "latitude: Input should be less than or equal to 90" in info.value.message
+    assert info.value.message.startswith("Invalid value for latitude: '200'")
+    assert "less than or equal to 90" in info.value.message
 
 
 def test_model_validator_failure():

@@ -455,3 +455,38 @@ def test_ensure_linger(
         assert "loginctl enable-linger" in warning and "reboot" in warning
     calls = log.read_text().splitlines()
     assert any(call.startswith("enable-linger") for call in calls) == enabled
+
+
+# Dashboard unit -------------------------------------------------------------
+
+
+def test_enabled_dashboard_is_a_third_unit_started_and_stopped_with_the_others(
+    settings: Settings, unit_dir: Path, systemctl: FakeSystemctl
+) -> None:
+    import sys
+
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+
+    services.install_services(settings, unit_dir)
+    assert not (unit_dir / "acoupi-dashboard.service").exists()
+    save_config(settings, DashboardConfig(enabled=True))
+    assert not services.services_are_installed(settings, unit_dir)
+    systemctl.session()
+    services.start_services(settings, unit_dir)
+    unit = (unit_dir / "acoupi-dashboard.service").read_text()
+    assert f"ExecStart={sys.executable} -m acoupi dashboard\n" in unit
+    assert "After=network.target acoupi.service" in unit
+    assert f"EnvironmentFile={settings.env_file}\n" in unit
+    assert "Restart=on-failure" in unit
+    services.stop_services(settings, unit_dir)
+    assert systemctl.calls() == [
+        "--user daemon-reload",
+        "--user start acoupi.service",
+        "--user start acoupi-beat.service",
+        "--user start acoupi-dashboard.service",
+        "--user stop acoupi-dashboard.service",
+        "--user stop acoupi-beat.service",
+        "--user stop acoupi.service",
+    ]
+    services.uninstall_services(settings, unit_dir)
+    assert not (unit_dir / "acoupi-dashboard.service").exists()

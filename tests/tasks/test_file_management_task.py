@@ -71,7 +71,7 @@ def test_files_recordings_with_their_content(store, tmp_dir, storage):
     task = task_for(store, tmp_dir, [DateFileManager(storage)])
     assert task.__name__ == "file_management_task"
     task()
-    destination = storage / "2024/5/1" / f"120000_{recording.id}.wav"
+    destination = storage / "2024/5/1" / f"20240501_120000_{recording.id}.wav"
     assert destination.read_bytes() == content
     assert stored_path(store, recording) == destination
     assert list(tmp_dir.iterdir()) == []
@@ -227,7 +227,7 @@ def test_crash_between_path_update_and_move(store, tmp_dir, storage, monkeypatch
 @pytest.mark.parametrize("how", ["copy", "hardlink"])
 def test_crash_after_move_before_tmp_removal(store, tmp_dir, storage, how):
     recording = new_recording(store, tmp_dir)
-    destination = storage / "2024/5/1" / f"120000_{recording.id}.wav"
+    destination = storage / "2024/5/1" / f"20240501_120000_{recording.id}.wav"
     destination.parent.mkdir(parents=True)
     # State left by a crash: path updated, file at destination, tmp copy alive.
     store.update_recording_path(recording.model_copy(), destination)
@@ -245,7 +245,7 @@ def test_file_moved_but_path_not_updated(store, tmp_dir, storage):
     # State left by move-then-update code crashing before the update, with
     # the temporary copy still present: the identical copy is adopted.
     recording = new_recording(store, tmp_dir)
-    destination = storage / "2024/5/1" / f"120000_{recording.id}.wav"
+    destination = storage / "2024/5/1" / f"20240501_120000_{recording.id}.wav"
     destination.parent.mkdir(parents=True)
     shutil.copyfile(recording.path, destination)
     task_for(store, tmp_dir, [DateFileManager(storage)])()

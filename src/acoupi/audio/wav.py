@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from acoupi.audio.guano import format_guano, parse_guano
 from acoupi.system.atomic import fsync_dir
+from acoupi.system.permissions import PRIVATE_FILE_MODE
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -106,7 +107,8 @@ def write_wav(
                 _chunk(handle, b"guan", guan)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
+        # Recordings are the user's data: private, like all acoupi files.
+        os.chmod(tmp_name, PRIVATE_FILE_MODE)
         _place(tmp_name, path, overwrite)
     finally:
         Path(tmp_name).unlink(missing_ok=True)

@@ -13,10 +13,14 @@ import click
 from acoupi import __version__
 from acoupi.cli.context import get_settings, needs_setup, stdin_is_interactive
 from acoupi.cli.errors import AcoupiGroup
+from acoupi.cli.notices import show_plain_warnings
 
 __all__ = ["acoupi", "celery", "check", "run_health_checks", "setup"]
 
 DEFAULT_PROGRAM = "acoupi.programs.test"
+
+_OWN = ("program", "prompt", "no-prompt")
+"""Options of ``acoupi setup`` itself, suggested for misspelt ones."""
 
 
 @click.group(
@@ -53,6 +57,11 @@ def acoupi(ctx: click.Context, debug: bool) -> None:
         # A bare ``acoupi`` is a request for help, not a mistake.
         click.echo(ctx.get_help())
         ctx.exit(0)
+    show_plain_warnings()
+    from acoupi.system.permissions import restrict_umask
+
+    # Before anything is written or spawned: workers inherit it.
+    restrict_umask()
     get_settings(ctx)
 
 
@@ -63,7 +72,8 @@ def acoupi(ctx: click.Context, debug: bool) -> None:
     "--program",
     default=DEFAULT_PROGRAM,
     show_default=True,
-    help="Python module of the program to run.",
+    help="The program: a short name from `acoupi programs` (e.g. "
+    "`triggered`) or its Python module.",
 )
 @click.option(
     "--prompt/--no-prompt",
@@ -82,15 +92,26 @@ def setup(
     """Set up acoupi to run a program.
 
     Any further options set configuration values, e.g. `--name foo`,
-    `--recording.duration 5` or `--broker_url pyamqp://guest@host//`.
+    `--recording.duration 5` or `--broker_url pyamqp://guest@host//`; an
+    option that names no configuration field is an error. `acoupi
+    programs` lists the programs.
     """
     from acoupi import system
+    from acoupi.system.exceptions import ProgramNotFoundError
+    from acoupi.system.program_catalog import describe_available, resolve_program_name
 
     settings = get_settings(ctx)
     if prompt is None:
         prompt = stdin_is_interactive()
-    click.echo("Collecting program files. This can take a minute, be patient...")
-    system.setup_program(settings, program, args=list(args), prompt=prompt)
+    program = resolve_program_name(program)
+    click.echo(f"Setting up {program}...")
+    try:
+        system.setup_program(
+            settings, program, args=list(args), prompt=prompt, extra_options=_OWN
+        )
+    except ProgramNotFoundError as error:
+        error.help = describe_available(program)
+        raise
     click.secho(f"Acoupi is set up to run {program}.", fg="green")
     click.echo(f"Its files are in {settings.home}.")
     click.echo(
@@ -107,10 +128,26 @@ def run_health_checks(ctx: click.Context) -> None:
         If a check fails; the command line shows its message.
     """
     from acoupi import system
+    from acoupi.system.config.checks import check_config
+    from acoupi.system.databases import database_states
+    from acoupi.system.exceptions import HealthCheckError
 
     settings = get_settings(ctx)
     click.echo("Running health checks...")
+    # Before loading the program: a damaged database may stop it loading,
+    # and the outbox is only opened when a message is stored.
+    damaged = [state for state in database_states(settings) if state.problem]
+    if damaged:
+        outbox_only = all(state.name == "messages" for state in damaged)
+        raise HealthCheckError(
+            " ".join(state.describe_problem() for state in damaged),
+            "Recording goes on meanwhile, but no message is stored or sent."
+            if outbox_only
+            else "Nothing can be stored until this is fixed.",
+        )
     program = system.load_program(settings)
+    if program.config is not None:
+        check_config(program.config)  # the device itself: program.check
     program.check(program.config)
     click.secho("Health checks passed.", fg="green")
 

@@ -1,7 +1,9 @@
 """``acoupi config``: show and change the program's configuration."""
 
+import difflib
 import json
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+import re
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar
 
 import click
 
@@ -18,7 +20,13 @@ from acoupi.cli.output import print_json
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["config", "config_get", "config_set", "config_show"]
+__all__ = [
+    "check_saved_config",
+    "config",
+    "config_get",
+    "config_set",
+    "config_show",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +90,20 @@ def _load_config(ctx: click.Context) -> "BaseModel":
     return system.load_config(settings.program_config_file, schema)
 
 
+def check_saved_config(ctx: click.Context) -> None:
+    """Refuse a saved configuration that cannot work (see ``checks``).
+
+    Used before running: values edited by hand, or saved by an older
+    version, are caught here instead of failing every recording.
+    """
+    from acoupi import system
+    from acoupi.system.config.checks import check_config
+
+    schema = system.load_config_schema(get_settings(ctx))
+    if schema is not None:
+        check_config(_load_config(ctx))
+
+
 def _to_jsonable(value: Any, show_secrets: bool = False) -> Any:
     """Convert a config value to plain JSON data, secrets masked by default."""
     from acoupi.system.config.serialization import config_to_jsonable
@@ -110,45 +132,71 @@ def _print_value(
     print_json(json.dumps(data, indent=indent), color=color, indent=indent)
 
 
+def _field_options(func: F) -> F:
+    """``[FIELD]`` and ``--field FIELD``: the same thing, typed either way."""
+    func = click.argument("field_arg", metavar="[FIELD]", required=False)(func)
+    func = click.option(
+        "--field",
+        default="",
+        help="Dot path of the field, e.g. `recording.duration` (or give it "
+        "as FIELD). Leave out for the whole configuration.",
+    )(func)
+    return func
+
+
+def _one_field(field: str, field_arg: Optional[str]) -> str:
+    if field_arg is not None and field and field_arg != field:
+        raise CliUsageError(
+            f"Two fields given: {field_arg!r} and --field {field!r}.",
+            "Give one, e.g. `acoupi config get recording.duration`.",
+        )
+    return field_arg if field_arg is not None else field
+
+
 @config.command("get")
-@click.option(
-    "--field",
-    default="",
-    help="Dot path of the field, e.g. `recording.duration`. "
-    "Leave out for the whole configuration.",
-)
+@_field_options
 @_output_options
 @click.pass_context
 @needs_setup
 def config_get(
     ctx: click.Context,
     field: str,
+    field_arg: Optional[str],
     color: bool,
     indent: int,
     show_secrets: bool,
     as_json: bool,
 ) -> None:
-    """Print the configuration, or one field of it, as JSON.
+    """Print the configuration, or one FIELD of it, as JSON.
+
+    \b
+    Examples:
+      acoupi config get
+      acoupi config get recording.duration
 
     Secrets such as passwords are masked unless --show-secrets is given.
-    """
-    value = _get_field(_load_config(ctx), field)
+    """  # noqa: D301 - \b is click's "keep this paragraph as is" marker
+    value = _get_field(_load_config(ctx), _one_field(field, field_arg))
     _print_value(value, color, indent, as_json, show_secrets)
 
 
 @config.command("show")
+@_field_options
 @_output_options
 @click.pass_context
 @needs_setup
 def config_show(
     ctx: click.Context,
+    field: str,
+    field_arg: Optional[str],
     color: bool,
     indent: int,
     show_secrets: bool,
     as_json: bool,
 ) -> None:
-    """Print the whole configuration as JSON (same as `config get`)."""
-    _print_value(_load_config(ctx), color, indent, as_json, show_secrets)
+    """Print the whole configuration, or one FIELD, as JSON (same as `get`)."""
+    value = _get_field(_load_config(ctx), _one_field(field, field_arg))
+    _print_value(value, color, indent, as_json, show_secrets)
 
 
 def _check_json(value: str) -> None:
@@ -158,7 +206,7 @@ def _check_json(value: str) -> None:
         raise CliUsageError(
             f"VALUE is not valid JSON: {exc}.",
             "Quote it for the shell, e.g. "
-            '`acoupi config set --json --field a.list \'["x", "y"]\'`.',
+            '`acoupi config set --json a.list \'["x", "y"]\'`.',
         ) from exc
 
 
@@ -173,23 +221,77 @@ def _invalid_field_or_value(field: str, exc: Exception) -> CliError:
     return CliUsageError(f"Invalid value for {target}: {reason}", _SHOW_HELP)
 
 
-def _deployment_is_running(ctx: click.Context) -> bool:
-    from acoupi import system
-    from acoupi.system.exceptions import DeploymentError
-
-    try:
-        system.get_current_deployment(get_settings(ctx))
-    except DeploymentError:
-        return False
-    return True
+_NUMBER = re.compile(r"^-(\d|\.\d)")
+_SET_OPTIONS = ["--field", "--json", "--help"]
 
 
-@config.command("set")
+def _split_set_args(field: str, values: Tuple[str, ...]) -> Tuple[str, str]:
+    """Return (field, value) from ``[FIELD] VALUE`` and ``--field``.
+
+    Unknown options reach here as values (so that ``-5`` is a value, not an
+    option); anything that looks like an option but is not a number is
+    refused as click would.
+    """
+    for word in values:
+        if word.startswith("-") and len(word) > 1 and not _NUMBER.match(word):
+            close = difflib.get_close_matches(word.split("=")[0], _SET_OPTIONS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise CliUsageError(
+                f"No such option: {word}{hint}.",
+                "See `acoupi config set --help`. A value starting with '-' "
+                "goes after `--`, e.g. `acoupi config set name -- -x`.",
+            )
+    expected = 1 if field else 2
+    if len(values) == expected:
+        return (field, values[0]) if field else (values[0], values[1])
+    if not field and len(values) == 1:
+        return "", values[0]  # the whole configuration, as JSON
+    raise CliUsageError(
+        f"Expected {'VALUE' if field else 'FIELD VALUE'}, got {len(values)} "
+        f"argument(s): {' '.join(values) or 'none'}.",
+        "For example `acoupi config set recording.duration 10`; quote a "
+        "value that has spaces.",
+    )
+
+
+def _check_meaning(updated: "BaseModel", field: str) -> None:
+    """Refuse values that cannot work; show warnings about doubtful ones."""
+    from acoupi.system.config.checks import check_config
+
+    # Opening the microphone takes a moment: only when its settings change.
+    probe = not field or field.split(".")[0] == "microphone"
+    check_config(updated, probe_device=probe)
+
+
+def _restart_advice(ctx: click.Context) -> Optional[str]:
+    """How to make a running acoupi use the new configuration, if it runs."""
+    from acoupi.cli.running import describe_running
+
+    running = describe_running(get_settings(ctx))
+    if running == "foreground":
+        return (
+            "acoupi is running in the foreground (`acoupi run`): stop it "
+            "(Ctrl-C, or `acoupi deployment stop`) and start it again to use "
+            "the new configuration."
+        )
+    if running == "workers":
+        return (
+            "A deployment is running: restart the workers with "
+            "`acoupi workers restart` to use the new configuration."
+        )
+    return None
+
+
+@config.command(
+    "set",
+    context_settings={"ignore_unknown_options": True},
+)
 @click.option(
     "--field",
     default="",
-    help="Dot path of the field, e.g. `recording.duration`. Leave out to "
-    "replace the whole configuration with VALUE (JSON).",
+    help="Dot path of the field, e.g. `recording.duration` (or give it as "
+    "FIELD). Leave out, with a single VALUE, to replace the whole "
+    "configuration with VALUE (JSON).",
 )
 @click.option(
     "--json",
@@ -197,21 +299,28 @@ def _deployment_is_running(ctx: click.Context) -> bool:
     is_flag=True,
     help='Parse VALUE as JSON, e.g. for lists: \'["a", "b"]\'.',
 )
-@click.argument("value")
+@click.argument("values", metavar="[FIELD] VALUE", nargs=-1)
 @click.pass_context
 @needs_setup
-def config_set(ctx: click.Context, field: str, is_json: bool, value: str) -> None:
-    """Set a configuration field to VALUE.
+def config_set(
+    ctx: click.Context, field: str, is_json: bool, values: Tuple[str, ...]
+) -> None:
+    """Set a configuration FIELD to VALUE.
+
+    The value is checked before it is saved: one that cannot work (a
+    negative duration, a sample rate no microphone has) is refused.
 
     \b
     Examples:
-      acoupi config set --field recording.duration 5
-      acoupi config set --field recording.schedule_start 10:00:00
-      acoupi config set --json --field name '"site-1"'
+      acoupi config set recording.duration 5
+      acoupi config set detector.min_level_db -70
+      acoupi config set recording.schedule_start 10:00:00
+      acoupi config set --json name '"site-1"'
       acoupi config set "$(cat program.json)"
     """  # noqa: D301 - \b is click's "keep this paragraph as is" marker
     from acoupi import system
 
+    field, value = _split_set_args(field, values)
     settings = get_settings(ctx)
     current = _load_config(ctx)
     # A whole configuration can only be given as JSON.
@@ -222,6 +331,7 @@ def config_set(ctx: click.Context, field: str, is_json: bool, value: str) -> Non
         updated = system.set_config_field(current, field, value, is_json=is_json)
     except _FIELD_ERRORS as exc:
         raise _invalid_field_or_value(field, exc) from exc
+    _check_meaning(updated, field)
     system.write_config(updated, settings.program_config_file)
 
     if field:
@@ -229,8 +339,6 @@ def config_set(ctx: click.Context, field: str, is_json: bool, value: str) -> Non
         click.secho(f"Set {field} = {shown}", fg="green")
     else:
         click.secho("Configuration replaced.", fg="green")
-    if _deployment_is_running(ctx):
-        click.echo(
-            "A deployment is running: restart the workers with "
-            "`acoupi workers restart` to use the new configuration."
-        )
+    advice = _restart_advice(ctx)
+    if advice:
+        click.echo(advice)

@@ -2,7 +2,7 @@
 
 import contextlib
 import sys
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
@@ -10,11 +10,13 @@ from acoupi.cli.base import acoupi, run_health_checks
 from acoupi.cli.context import get_settings, needs_setup, stdin_is_interactive
 from acoupi.cli.errors import AcoupiGroup, CliUsageError
 from acoupi.cli.output import make_console
+from acoupi.cli.params import LATITUDE, LONGITUDE
+from acoupi.system.exceptions import AcoupiError
+
+if TYPE_CHECKING:
+    from acoupi.system.constants import Settings
 
 __all__ = ["deployment", "start", "status", "stop"]
-
-LATITUDE = click.FloatRange(-90, 90)
-LONGITUDE = click.FloatRange(-180, 180)
 
 
 @acoupi.group(
@@ -158,20 +160,37 @@ def start(
     click.echo("See how it is doing with `acoupi deployment status`.")
 
 
+def _why_not_running(settings: "Settings") -> str:
+    """Say in plain words why no deployment is running."""
+    from acoupi.system.deployments import load_deployment_from_file
+
+    try:
+        last = load_deployment_from_file(settings.deployment_file)
+    except (FileNotFoundError, AcoupiError):
+        return "No deployment is running: none has been started yet."
+    if last.ended_on is None:
+        return "No deployment is running."
+    return (
+        f"No deployment is running: the last one, {last.name!r}, ended on "
+        f"{last.ended_on:%Y-%m-%d at %H:%M} UTC."
+    )
+
+
 def _fail_if_not_running(ctx: click.Context) -> None:
     from acoupi import system
     from acoupi.system.deployments import InvalidDeploymentError
     from acoupi.system.exceptions import DeploymentError
 
+    settings = get_settings(ctx)
     try:
-        system.get_current_deployment(get_settings(ctx))
+        system.get_current_deployment(settings)
     except InvalidDeploymentError:
         raise  # a corrupt file: its own message says how to fix it
-    except DeploymentError as exc:
+    except DeploymentError:
         raise DeploymentError(
-            f"No deployment is running ({exc.message})",
-            help="Nothing to stop. Run `acoupi deployment status` to see "
-            "what acoupi is doing.",
+            _why_not_running(settings),
+            help="Nothing to stop. Start a deployment with `acoupi deployment "
+            "start`; `acoupi deployment status` shows what acoupi is doing.",
         ) from None
 
 
@@ -182,11 +201,26 @@ def stop(ctx: click.Context) -> None:
     """Stop the deployment and the acoupi services."""
     from acoupi import system
     from acoupi.system.exceptions import AcoupiError
+    from acoupi.system.foreground_runs import find_run
 
     settings = get_settings(ctx)
     _fail_if_not_running(ctx)
-    click.echo("Stopping acoupi...")
-    system.stop_program(settings)
+    run = find_run(settings)
+    if run is not None:
+        click.echo(
+            f"Stopping the foreground run (pid {run.pid}); it ends the "
+            "deployment and prints its summary in its own terminal..."
+        )
+    else:
+        click.echo("Stopping acoupi...")
+    ended = system.stop_program(settings)
+    if run is not None:
+        click.secho(
+            f"Acoupi stopped: deployment {ended.name!r} ended at "
+            f"{ended.ended_on:%Y-%m-%d %H:%M:%S %Z}.",
+            fg="green",
+        )
+        return
     try:
         system.purge_queues(settings)
     except AcoupiError as exc:

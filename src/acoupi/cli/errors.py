@@ -36,7 +36,7 @@ __all__ = [
     "to_cli_error",
 ]
 
-NOT_SETUP_MESSAGE = "Acoupi is not setup. Run `acoupi setup` first."
+NOT_SETUP_MESSAGE = "Acoupi is not set up. Run `acoupi setup` first."
 
 DEBUG_ENV_VAR = "ACOUPI_DEBUG"
 
@@ -126,7 +126,7 @@ def _from_acoupi_error(exc: AcoupiError) -> CliError:
             or "Fix the configuration with `acoupi config set`, then run "
             "`acoupi check` again.",
         )
-    if isinstance(exc, NotConfiguredError) and exc.message == "Acoupi is not setup.":
+    if isinstance(exc, NotConfiguredError) and exc.message == "Acoupi is not set up.":
         return CliError(NOT_SETUP_MESSAGE)
     return CliError(exc.message, exc.help)
 
@@ -170,6 +170,20 @@ def to_cli_error(exc: Exception) -> CliError:
             f"Permission denied: {exc.filename or exc}.",
             "Run acoupi as the user that set it up, or fix the file's permissions.",
         )
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        # mkdir of a configured folder whose path (or a parent) is a file.
+        return CliError(
+            f"{exc.filename} (or a folder above it) is a file where acoupi "
+            "needs a folder.",
+            "Move that file away, or set the folder to another path with "
+            "`acoupi config set` (`acoupi config show` lists the paths).",
+        )
+    if isinstance(exc, IsADirectoryError) and exc.filename:
+        return CliError(
+            f"{exc.filename} is a folder where acoupi needs a file.",
+            "Move the folder away, or set that path to a file with "
+            "`acoupi config set` (`acoupi config show` lists the paths).",
+        )
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return CliError(
             f"File not found: {exc.filename}.",
@@ -200,6 +214,10 @@ class AcoupiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`acoupi logs | head`): not an error of
+            # ours. click's main() exits quietly on it.
             raise
         except Exception as exc:
             if debug_enabled(ctx):

@@ -16,9 +16,13 @@ def _tail(path: Path, lines: int) -> List[str]:
     with path.open("rb") as handle:
         handle.seek(0, 2)
         size = handle.tell()
-        handle.seek(max(0, size - 256 * 1024))
+        start = max(0, size - 256 * 1024)
+        handle.seek(start)
         text = handle.read().decode("utf-8", errors="replace")
-    return text.splitlines()[-lines:] if lines else []
+    found = text.splitlines()
+    if start > 0:
+        found = found[1:]  # begins mid-line
+    return found[-lines:] if lines else []
 
 
 def _log_files(log_dir: Path, name: Optional[str]) -> List[Path]:

@@ -10,6 +10,7 @@ import click
 
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.output import make_console, stdout_is_terminal
+from acoupi.cli.params import LATITUDE, LONGITUDE
 
 __all__ = ["recover", "run", "run_in_foreground"]
 
@@ -30,12 +31,12 @@ __all__ = ["recover", "run", "run_in_foreground"]
 @click.option("--name", help="Name of the deployment to start if none is active.")
 @click.option(
     "--latitude",
-    type=click.FloatRange(-90, 90),
+    type=LATITUDE,
     help="Latitude of the deployment to start (optional).",
 )
 @click.option(
     "--longitude",
-    type=click.FloatRange(-180, 180),
+    type=LONGITUDE,
     help="Longitude of the deployment to start (optional).",
 )
 @click.option(
@@ -51,10 +52,16 @@ __all__ = ["recover", "run", "run_in_foreground"]
     show_default=True,
     help="Seconds running tasks get to finish when stopping.",
 )
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Also serve the web dashboard (see `acoupi dashboard`) while running.",
+)
 @click.pass_context
 @needs_setup
 def run(
     ctx: click.Context,
+    dashboard: bool,
     duration: Optional[float],
     live: Optional[bool],
     name: Optional[str],
@@ -72,6 +79,7 @@ def run(
     """
     run_in_foreground(
         ctx,
+        dashboard=dashboard,
         duration=duration,
         live=live,
         name=name,
@@ -86,6 +94,7 @@ def run_in_foreground(
     ctx: click.Context,
     *,
     live: Optional[bool] = None,
+    dashboard: bool = False,
     **options: Any,
 ) -> None:
     """Run the program in the foreground, then print the run's summary.
@@ -93,18 +102,40 @@ def run_in_foreground(
     Shared by ``acoupi run`` and ``acoupi deployment start --foreground``;
     ``options`` go to :func:`acoupi.runtime.foreground.run_foreground`.
     """
+    from acoupi.cli.config import check_saved_config
     from acoupi.runtime.foreground import run_foreground
 
+    check_saved_config(ctx)  # a run that cannot record must not start
     console = make_console()
-    summary = run_foreground(
-        get_settings(ctx),
-        live=stdout_is_terminal() if live is None else live,
-        console=console,
-        **options,
-    )
+    settings = get_settings(ctx)
+    with _maybe_dashboard(settings, dashboard):
+        summary = run_foreground(
+            settings,
+            live=stdout_is_terminal() if live is None else live,
+            console=console,
+            **options,
+        )
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if summary.exit_code:
+        ctx.exit(summary.exit_code)
+
+
+def _maybe_dashboard(settings: Any, enabled: bool) -> Any:
+    """Serve the dashboard beside the run when asked (checked before starting)."""
+    from contextlib import nullcontext
+
+    if not enabled:
+        return nullcontext()
+    from acoupi.dashboard.child import dashboard_process
+    from acoupi.dashboard.server import check_bind
+    from acoupi.system.dashboard_settings import load_config
+
+    config = load_config(settings)
+    check_bind(config.host, config)
+    click.echo(f"Dashboard on http://{config.host}:{config.port}")
+    return dashboard_process(settings)
 
 
 @click.command(short_help="Process recordings a crash left behind.")

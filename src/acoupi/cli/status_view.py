@@ -1,8 +1,11 @@
 """Draw ``acoupi deployment status`` as coloured Rich panels.
 
-Four panels, top to bottom: the systemd services, Celery and its workers,
-the program's health and the current deployment. The status object is
-read by attribute only, so this module does not import the system.
+Panels, top to bottom: how acoupi runs (systemd services or a foreground
+run), Celery and its workers, the program's health, the current
+deployment, the recording outlook (next recording or why none is due, last
+recording, today's counts, pending messages) and free disk space. The
+status object is read by attribute only, so this module does not import
+the system.
 """
 
 import datetime
@@ -73,12 +76,33 @@ def _panel(title: str, body: "RenderableType") -> "RenderableType":
     )
 
 
+def _mode_text(running: Any) -> str:
+    mode = _value(running.mode)
+    names = ", ".join(
+        f"{name} (pid {pid})" for name, pid in sorted(running.processes.items())
+    )
+    if mode == "foreground":
+        return f"[green]●[/] foreground: `acoupi run` (pid {running.pid})"
+    if mode == "services":
+        return "[green]●[/] systemd user services"
+    if mode == "detached":
+        return f"[yellow]●[/] workers without a supervisor: {names}"
+    return "[dim]●[/] stopped: start with `acoupi deployment start` or `acoupi run`"
+
+
 def _services(status: "AcoupiStatus") -> "RenderableType":
     services = status.services
-    rows = [
-        ("acoupi", _bullet(services.acoupi)),
-        ("beat", _bullet(services.beat)),
-    ]
+    running = getattr(status, "running", None)
+    rows = []
+    if running is not None:
+        rows.append(("running", _mode_text(running)))
+    if running is not None and _value(running.mode) == "foreground":
+        # The units are not used by a foreground run; "unknown" would
+        # suggest something is wrong.
+        rows.append(("services", "[dim]not used while running in the foreground[/]"))
+    else:
+        rows.append(("acoupi", _bullet(services.acoupi)))
+        rows.append(("beat", _bullet(services.beat)))
     return _panel("Services", _grid(rows))
 
 
@@ -119,6 +143,9 @@ def _program(status: "AcoupiStatus") -> "RenderableType":
     if status.backlog is not None:
         # Recordings waiting for the model: growing means detection lags.
         rows.append(("backlog", f"{status.backlog} recording(s) awaiting detection"))
+    if status.pending is not None:
+        # Everything not yet filed, including what a dead worker stranded.
+        rows.append(("unfiled", status.pending))
     return _panel("Program", _grid(rows))
 
 
@@ -155,8 +182,85 @@ def _deployment(status: "AcoupiStatus") -> "RenderableType":
     return _panel("Deployment", _grid(rows))
 
 
+def _known(value: Optional[int]) -> str:
+    return "[yellow]?[/]" if value is None else str(value)
+
+
+def _recording(status: "AcoupiStatus") -> Optional["RenderableType"]:
+    from rich.markup import escape
+
+    outlook = getattr(status, "outlook", None)
+    activity = getattr(status, "activity", None)
+    if outlook is None and activity is None:
+        return None
+    rows = []
+    if outlook is not None:
+        if outlook.recording_now:
+            rows.append(("now", "[green]●[/] recording on schedule"))
+        elif outlook.reason:
+            rows.append(
+                ("now", f"[yellow]●[/] not recording: {escape(outlook.reason)}")
+            )
+        if outlook.next_recording is not None:
+            rows.append(("next", format_local_time(outlook.next_recording)))
+        if outlook.window:
+            rows.append(("window", escape(outlook.window)))
+    if activity is not None:
+        last = activity.last_recording
+        if last is not None or activity.recordings_today is not None:
+            rows.append(
+                ("last", format_local_time(last) if last else "[dim]none yet[/]")
+            )
+        if activity.recordings_today is not None:
+            rows.append(("today", f"{activity.recordings_today} recording(s)"))
+            tags = ", ".join(
+                f"{escape(tag)} {count}"
+                for tag, count in activity.detections_by_tag.items()
+            )
+            rows.append(
+                (
+                    "",
+                    f"{_known(activity.detections_today)} detection(s)"
+                    + (f" ({tags})" if tags else ""),
+                )
+            )
+        if activity.messages_pending is not None:
+            where = activity.messages_destination or "[yellow]no messenger[/]"
+            rows.append(
+                (
+                    "messages",
+                    f"{activity.messages_pending} pending, to {escape(where)}",
+                )
+            )
+        for problem in activity.problems:
+            rows.append(("", f"[yellow]{escape(problem)}[/]"))
+    return _panel("Recording", _grid(rows))
+
+
+def _disk(status: "AcoupiStatus") -> Optional["RenderableType"]:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from acoupi.system.disk import format_bytes
+
+    usages = list(getattr(status, "disk", None) or [])
+    if not usages:
+        return None
+    # One column that folds: long storage paths must show in full.
+    grid = Table.grid()
+    grid.add_column(overflow="fold")
+    for usage in usages:
+        low = usage.free < 1_000_000_000 or usage.free_fraction < 0.05
+        style = "red" if low else "green"
+        grid.add_row(
+            f"[{style}]●[/] {format_bytes(usage.free)} free of "
+            f"{format_bytes(usage.total)}: {escape(str(usage.path))}"
+        )
+    return _panel("Disk", grid)
+
+
 def render_status(status: "AcoupiStatus", console: "Console") -> None:
-    """Print the status of acoupi as four panels.
+    """Print the status of acoupi as panels.
 
     Parameters
     ----------
@@ -166,5 +270,7 @@ def render_status(status: "AcoupiStatus", console: "Console") -> None:
         Where to print.
     """
     console.print("[bold]Acoupi status[/]")
-    for section in (_services, _celery, _program, _deployment):
-        console.print(section(status))
+    for section in (_services, _celery, _program, _deployment, _recording, _disk):
+        panel = section(status)
+        if panel is not None:
+            console.print(panel)

@@ -55,7 +55,7 @@ def _require_task(program: Any, name: str) -> None:
 def task_list(ctx: click.Context) -> None:
     """List the tasks of the program."""
     program = _load_program(ctx)
-    click.echo(f"Program {type(program).__name__} tasks:")
+    click.echo(f"Tasks of {type(program).__module__}:")
     for name in _task_names(program):
         click.echo(f"  • {name}")
 

@@ -53,7 +53,9 @@ class DetectionThresholdMessageBuilder(types.MessageBuilder):
             tags=model_output.tags,
             detections=detections,
         )
-        return data.Message(content=filtered.model_dump_json())
+        return data.Message(
+            content=filtered.model_dump_json(), message_type=data.MessageType.DETECTION
+        )
 
 
 class FullModelOutputMessageBuilder(types.MessageBuilder):
@@ -61,4 +63,7 @@ class FullModelOutputMessageBuilder(types.MessageBuilder):
 
     def build_message(self, model_output: data.ModelOutput) -> Optional[data.Message]:
         """Return a message whose content is the model output's JSON."""
-        return data.Message(content=model_output.model_dump_json())
+        return data.Message(
+            content=model_output.model_dump_json(),
+            message_type=data.MessageType.DETECTION,
+        )

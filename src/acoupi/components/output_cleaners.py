@@ -53,10 +53,11 @@ class ThresholdDetectionCleaner(ModelOutputCleaner):
         ]
 
     def clean_detection(self, detection: data.Detection) -> data.Detection:
-        """Return ``detection`` (same id, location, score) minus its weak tags."""
-        return data.Detection(
-            id=detection.id,
-            location=detection.location,
-            detection_score=detection.detection_score,
-            tags=self.get_clean_tags(detection.tags),
+        """Return ``detection`` minus its weak tags.
+
+        Everything else (id, location, score, prediction type and the
+        Detection subclass) is kept.
+        """
+        return detection.model_copy(
+            update={"tags": self.get_clean_tags(detection.tags)}
         )

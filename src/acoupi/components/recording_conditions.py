@@ -7,7 +7,9 @@ time, and evaluates times of day in its configured timezone.
 
 import datetime
 import logging
-from typing import List, Optional
+import shutil
+from pathlib import Path
+from typing import List, Literal, Optional
 
 from acoupi import data
 from acoupi.components.suntimes import LocationResolver, is_near_sun_event
@@ -20,9 +22,84 @@ from acoupi.components.timewindows import (
     local_time_of_day,
 )
 from acoupi.components.types import RecordingCondition
+from acoupi.system.files import TEMP_PATH
 from acoupi.timeutil import now_utc
 
-__all__ = ["DawnTimeInterval", "IsInInterval", "IsInIntervals"]
+__all__ = ["DawnTimeInterval", "HasSufficientSpace", "IsInInterval", "IsInIntervals"]
+
+SpaceUnit = Literal["B", "KB", "MB", "GB"]
+_UNIT_POWERS = {"B": 0, "KB": 1, "MB": 2, "GB": 3}
+
+
+def to_bytes(size: float, unit: SpaceUnit, binary: bool = False) -> int:
+    """Return ``size`` in ``unit`` as bytes (powers of 1024 if ``binary``).
+
+    Raises
+    ------
+    ValueError
+        If ``unit`` is not one of B, KB, MB, GB.
+    """
+    if unit not in _UNIT_POWERS:
+        raise ValueError(f"Unknown unit {unit!r}; use one of B, KB, MB, GB.")
+    return int(size * (1024 if binary else 1000) ** _UNIT_POWERS[unit])
+
+
+class HasSufficientSpace(RecordingCondition):
+    """Record only while the filesystem of ``path`` has enough free space.
+
+    A full disk makes every later write fail, the database's included;
+    refusing to record a little before that keeps the device healthy.
+
+    Parameters
+    ----------
+    path
+        Where recordings are written (the temporary folder by default). If it
+        does not exist yet, the nearest existing parent folder is checked.
+    min_space
+        Free space needed to record, in ``unit``.
+    unit
+        ``"B"``, ``"KB"``, ``"MB"`` (default) or ``"GB"``.
+    binary
+        Count units in powers of 1024 instead of 1000.
+    logger
+        Where a refusal is reported (a warning naming the free space).
+    """
+
+    def __init__(
+        self,
+        path: Path = TEMP_PATH,
+        min_space: float = 1024,
+        unit: SpaceUnit = "MB",
+        binary: bool = False,
+        logger: Optional[logging.Logger] = None,
+    ):
+        if min_space < 0:
+            raise ValueError(f"min_space must be 0 or more, got {min_space}.")
+        self.path = Path(path)
+        self.unit = unit
+        self.min_space = to_bytes(min_space, unit, binary=binary)
+        self.logger = logger or logging.getLogger(__name__)
+
+    def free_space(self) -> int:
+        """Return the free bytes on the filesystem of ``path``."""
+        path = self.path.absolute()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+    def should_record(self) -> bool:
+        """Return True while more than ``min_space`` bytes are free."""
+        free = self.free_space()
+        if free > self.min_space:
+            return True
+        self.logger.warning(
+            "Not recording: %d bytes free on the disk of %s, %d needed. "
+            "Free some space (or lower min_space) to resume.",
+            free,
+            self.path,
+            self.min_space,
+        )
+        return False
 
 
 class IsInInterval(RecordingCondition):

@@ -8,19 +8,23 @@ manager takes a timezone.
 
 import datetime
 import logging
+import string
 from abc import abstractmethod
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Union
 
 from acoupi import data
 from acoupi.components.output_checks import has_confident_prediction
 from acoupi.components.timewindows import TimezoneLike, as_tzinfo
 from acoupi.components.types import RecordingSavingManager
+from acoupi.devices import get_device_info
 from acoupi.timeutil import as_utc
 
 __all__ = [
+    "DEFAULT_FILENAME_TEMPLATE",
     "BaseFileManager",
     "DateFileManager",
+    "FilenameFormatter",
     "IDFileManager",
     "SaveRecordingManager",
 ]
@@ -149,32 +153,115 @@ class BaseFileManager(RecordingSavingManager):
         return destination
 
 
+DEFAULT_FILENAME_TEMPLATE = "{recording.created_on:%Y%m%d_%H%M%S}_{recording.id}.wav"
+"""File name of a recording filed by :class:`DateFileManager` (as acoupi 0.8)."""
+
+# Characters that would leave the day's folder or break on FAT/exFAT SD cards.
+_UNSAFE = str.maketrans({char: "_" for char in '/\\:*?"<>|\0'})
+
+
+class FilenameFormatter(string.Formatter):
+    """``str.format`` for file names: a missing value (None) renders empty.
+
+    So ``{deployment.latitude}`` works for a deployment without coordinates.
+    """
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        """Format ``value``; None becomes the empty string."""
+        return super().format_field("" if value is None else value, format_spec)
+
+
 class DateFileManager(BaseFileManager):
-    """File recordings as ``<year>/<month>/<day>/<HHMMSS>_<id>.wav``.
+    """File recordings as ``<year>/<month>/<day>/<file name>``.
 
     Year, month and day are not zero-padded (``2023/4/15/...``), as
-    upstream.
+    upstream. The file name comes from ``filename_template``, a
+    ``str.format`` string that may use ``recording``, ``deployment`` and
+    ``device`` (:class:`acoupi.data.DeviceInfo`), for example
+    ``"{deployment.name}_{recording.created_on:%Y%m%d_%H%M%S}.wav"``.
+    Characters that are unsafe in file names (``/``, ``:``, ...) become
+    ``_``.
 
     Parameters
     ----------
     directory
         Root folder (created if missing).
     logger
-        Optional logger.
+        Optional logger. (A string here is taken as ``filename_template``,
+        so acoupi 0.8's positional ``DateFileManager(directory, template)``
+        works too.)
     timezone
-        Timezone of the dates and times in the path; UTC when not given.
+        Timezone of the folders and of ``recording.created_on`` in the
+        template; UTC when not given.
+    filename_template
+        The file name; default ``YYYYmmdd_HHMMSS_<recording id>.wav``. A
+        template without ``{recording.id}`` can give two recordings the
+        same name; the file management task then files the second one as
+        ``<name>_<id>.wav`` instead of overwriting.
+
+    Raises
+    ------
+    ValueError
+        If the template names an unknown field or has a bad format spec
+        (checked when the manager is built, not at the first recording).
     """
 
     def __init__(
         self,
         directory: Path,
-        logger: Optional[logging.Logger] = None,
+        logger: Union[logging.Logger, str, None] = None,
         timezone: Optional[TimezoneLike] = None,
+        filename_template: str = DEFAULT_FILENAME_TEMPLATE,
     ):
+        if isinstance(logger, str):
+            filename_template, logger = logger, None
         super().__init__(directory, logger=logger)
         self.timezone = (
             as_tzinfo(timezone) if timezone is not None else datetime.timezone.utc
         )
+        self.filename_template = filename_template
+        self._check_template()
+
+    def _check_template(self) -> None:
+        example = data.Recording(
+            duration=1, samplerate=8000, deployment=data.Deployment(name="example")
+        )
+        self.render_filename(example)
+
+    def render_filename(self, recording: data.Recording) -> str:
+        """Return the file name of ``recording`` (without folders).
+
+        Raises
+        ------
+        ValueError
+            If the template names an unknown field, has a bad format spec,
+            or renders an empty name.
+        """
+        local = recording.model_copy(
+            update={
+                "created_on": as_utc(recording.created_on).astimezone(self.timezone)
+            }
+        )
+        try:
+            name = FilenameFormatter().format(
+                self.filename_template,
+                recording=local,
+                deployment=local.deployment,
+                device=get_device_info(),
+            )
+        except (AttributeError, KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"Invalid filename_template {self.filename_template!r}: {error}. "
+                "Use fields of recording, deployment or device, e.g. "
+                f"{DEFAULT_FILENAME_TEMPLATE!r}."
+            ) from None
+        name = name.translate(_UNSAFE).strip()
+        if name in ("", ".", ".."):
+            raise ValueError(
+                f"filename_template {self.filename_template!r} gives an empty "
+                "file name."
+            )
+        return name
 
     def get_file_path(self, recording: data.Recording) -> Path:
         """Return the dated relative path of ``recording``."""
@@ -183,7 +270,7 @@ class DateFileManager(BaseFileManager):
             Path(str(created_on.year))
             / str(created_on.month)
             / str(created_on.day)
-            / f"{created_on.strftime('%H%M%S')}_{recording.id}.wav"
+            / self.render_filename(recording)
         )
 
 

@@ -7,7 +7,11 @@ This module holds everything they have in common:
 * :class:`Database` opens per-thread, per-process connections with the
   pragmas that make concurrent writers and power cuts safe, runs write
   transactions with ``BEGIN IMMEDIATE``, and brings the schema up to date on
-  open with an ordered list of :class:`Migration` steps.
+  open with an ordered list of :class:`Migration` steps (after a backup copy,
+  in one transaction). Failures of the *file* (damaged, wrong kind of path,
+  no rights) are raised as
+  :class:`~acoupi.components.sqlite_errors.DatabaseFileError`, naming the
+  file and the fix.
 * Adapters between Python values and their stored form: UUIDs are 16-byte
   BLOBs and datetimes are canonical UTC text (see :func:`datetime_to_db`).
 * Helpers to build ``IN (...)`` filters of any length.
@@ -37,9 +41,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Literal, Optional, Sequence
 from uuid import UUID
 
+from acoupi.components.sqlite_backup import backup_database
+from acoupi.components.sqlite_errors import (
+    DatabaseMigrationError,
+    describe_open_error,
+    translate_sqlite_error,
+)
 from acoupi.timeutil import as_utc
 
 __all__ = [
+    "APPLICATION_ID",
     "BUSY_TIMEOUT_S",
     "Database",
     "canonicalise_datetimes",
@@ -59,6 +70,15 @@ BUSY_TIMEOUT_S = 10.0
 
 Writes are short (milliseconds), so ten seconds only runs out when something
 is badly wrong, never because several workers happen to write together.
+"""
+
+APPLICATION_ID = 0x61637570
+"""``PRAGMA application_id`` of files written by this package ("acup").
+
+Upstream acoupi also numbers its schemas with ``user_version`` (0.8's
+outbox is at 2), so the version alone cannot tell our files from theirs.
+A file without this id is adopted from scratch: every migration step is
+written to be safe on any upstream shape.
 """
 
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
@@ -143,11 +163,16 @@ class Database:
         Durability level of commits, see :data:`Synchronous`.
     busy_timeout
         Seconds to wait for another connection's lock.
+    lazy
+        Open (and migrate) the file on first use instead of now, so that a
+        damaged file only fails the calls that need it.
 
     Raises
     ------
     SchemaVersionError
         If the file has a newer schema version than ``migrations`` knows.
+    DatabaseFileError
+        If the file is damaged, or its path cannot hold a database.
     """
 
     def __init__(
@@ -156,14 +181,16 @@ class Database:
         migrations: Sequence[Migration],
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = BUSY_TIMEOUT_S,
+        lazy: bool = False,
     ) -> None:
         self.path = Path(path)
         self.migrations = tuple(migrations)
         self.synchronous: Synchronous = synchronous
         self.busy_timeout = busy_timeout
         self._local = _Local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.migrate()
+        self._migrated = False
+        if not lazy:
+            self.connection()
 
     @property
     def schema_version(self) -> int:
@@ -178,11 +205,38 @@ class Database:
             _FORKED_AWAY.append(local.connection)
             local.connection = None
         if local.connection is None:
-            local.connection = self._open()
+            with self.file_errors():
+                connection = self._open()
+            if not self._migrated:
+                try:
+                    self._migrate(connection)
+                except BaseException:
+                    connection.close()
+                    raise
+                self._migrated = True
+            local.connection = connection
             local.pid = pid
         return local.connection
 
+    @contextmanager
+    def file_errors(self) -> Iterator[None]:
+        """Raise failures of the file itself as :class:`DatabaseFileError`.
+
+        Other errors (constraints, locks, SQL) pass through unchanged.
+        """
+        try:
+            yield
+        except sqlite3.Error as error:
+            translated = translate_sqlite_error(self.path, error)
+            if translated is None:
+                raise
+            raise translated from error
+
     def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise describe_open_error(self.path, error) from error
         # isolation_level=None: the sqlite3 module must not open transactions
         # behind our back; we issue BEGIN ourselves so that writers take the
         # write lock up front (BEGIN IMMEDIATE) and wait on busy_timeout
@@ -232,25 +286,27 @@ class Database:
         writers queue on the busy timeout rather than deadlocking.
         """
         connection = self._idle_connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
+        with self.file_errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """Run reads in one transaction so that they see a single snapshot."""
         connection = self._idle_connection()
-        connection.execute("BEGIN")
-        try:
-            yield connection
-        finally:
-            if connection.in_transaction:
-                connection.execute("COMMIT")
+        with self.file_errors():
+            connection.execute("BEGIN")
+            try:
+                yield connection
+            finally:
+                if connection.in_transaction:
+                    connection.execute("COMMIT")
 
     def _idle_connection(self) -> sqlite3.Connection:
         connection = self.connection()
@@ -263,27 +319,98 @@ class Database:
         return connection
 
     def migrate(self) -> None:
-        """Apply the migrations the file has not had yet, in one transaction.
+        """Bring the file's schema up to date, all or nothing.
 
-        Safe when several processes open the same file at once: the version is
-        read again after taking the write lock, so each step runs once.
+        A file that already holds tables is first copied beside itself
+        (``<name>.backup-v<version>-<time>``); the steps then run in one
+        transaction, so a failure leaves the file as it was. Safe when
+        several processes open the same file at once: the version is read
+        again after taking the write lock, so each step runs once.
+
+        Raises
+        ------
+        SchemaVersionError
+            If the file was written by a newer version of this package.
+        DatabaseMigrationError
+            If a step fails (the file is left unchanged).
         """
-        connection = self.connection()
-        if self._user_version(connection) == self.schema_version:
-            return
-        with self.write() as connection:
-            version = self._user_version(connection)
+        self._migrate(self.connection())
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        with self.file_errors():
+            if self._current_version(connection) == self.schema_version:
+                return
+            # Rebuilding a table drops it; with foreign keys on, that would
+            # cascade to its children. The pragma is a no-op inside a
+            # transaction, hence before BEGIN.
+            connection.execute("PRAGMA foreign_keys = OFF")
+            try:
+                self._migrate_locked(connection)
+            finally:
+                connection.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate_locked(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._current_version(connection)
+            if version == self.schema_version:
+                connection.execute("COMMIT")
+                return
             if version > self.schema_version:
                 raise SchemaVersionError(
                     f"{self.path} has schema version {version}, but this "
                     f"version of acoupi only knows up to {self.schema_version}; "
                     "upgrade acoupi to use it."
                 )
-            for migration in self.migrations[version:]:
-                migration.apply(connection)
-            # user_version lives in the file header, so it commits (or rolls
-            # back) together with the migration steps.
-            connection.execute(f"PRAGMA user_version = {self.schema_version}")
+            backup = self._backup_if_used(connection, version)
+            try:
+                for migration in self.migrations[version:]:
+                    migration.apply(connection)
+                # Both live in the file header, so they commit (or roll back)
+                # together with the migration steps.
+                connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                connection.execute(f"PRAGMA user_version = {self.schema_version}")
+                connection.execute("COMMIT")
+            except (sqlite3.Error, RuntimeError, ValueError) as error:
+                connection.execute("ROLLBACK")
+                if (
+                    isinstance(error, sqlite3.Error)
+                    and translate_sqlite_error(self.path, error) is not None
+                ):
+                    raise
+                raise DatabaseMigrationError(self.path, str(error), backup) from error
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _backup_if_used(
+        self, connection: sqlite3.Connection, version: int
+    ) -> Optional[Path]:
+        """Copy the file beside itself unless it holds no tables yet."""
+        (tables,) = connection.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()
+        if not tables:
+            return None
+        origin = "v" + str(version) if self._is_ours(connection) else "upstream"
+        try:
+            return backup_database(self.path, f"backup-{origin}")
+        except (OSError, sqlite3.Error) as error:
+            raise DatabaseMigrationError(
+                self.path, f"the backup copy could not be written ({error})", None
+            ) from error
+
+    @staticmethod
+    def _is_ours(connection: sqlite3.Connection) -> bool:
+        (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+        return int(application_id) == APPLICATION_ID
+
+    def _current_version(self, connection: sqlite3.Connection) -> int:
+        """The file's schema version; 0 for files not written by us."""
+        if not self._is_ours(connection):
+            return 0
+        return self._user_version(connection)
 
     @staticmethod
     def _user_version(connection: sqlite3.Connection) -> int:

@@ -79,7 +79,11 @@ class _WindowSummariser(Summariser):
             "starttime": start.isoformat(),
             "endtime": now.isoformat(),
         }
-        return data.Message(content=json.dumps(content), created_on=now)
+        return data.Message(
+            content=json.dumps(content),
+            created_on=now,
+            message_type=data.MessageType.SUMMARY,
+        )
 
 
 class StatisticsDetectionsSummariser(_WindowSummariser):

@@ -7,7 +7,18 @@ so any part can be swapped for another implementation.
 import datetime
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Generic, List, Optional, ParamSpec, Protocol, Tuple
+from typing import (
+    Dict,
+    Generic,
+    List,
+    Literal,
+    Optional,
+    ParamSpec,
+    Protocol,
+    Sequence,
+    Tuple,
+    Union,
+)
 from uuid import UUID
 
 from acoupi import data
@@ -30,6 +41,11 @@ __all__ = [
 ]
 
 P = ParamSpec("P")
+
+MessageOrMessages = Union[None, data.Message, List[data.Message]]
+"""What builders and summarisers return: nothing, one message or several."""
+
+MessageOrder = Literal["oldest_first", "newest_first"]
 
 
 class RecordingScheduler(ABC):
@@ -155,23 +171,70 @@ class Store(ABC):
     ) -> data.Recording:
         """Record that ``recording`` now lives at ``path``."""
 
+    # acoupi 0.8 methods. They are not abstract so that stores written for
+    # 0.3 keep working: these defaults use the 0.3 methods above; a store
+    # can override them with faster queries (SqliteStore does).
+
+    def store_model_outputs(self, model_outputs: Sequence[data.ModelOutput]) -> None:
+        """Store several model outputs."""
+        for model_output in model_outputs:
+            self.store_model_output(model_output)
+
+    def get_recordings_info_by_path(
+        self, paths: Sequence[Optional[Path]]
+    ) -> List[Tuple[data.Recording, List[data.ModelOutputInfo]]]:
+        """Return recordings by path, with which models processed them."""
+        wanted = [Path(path) for path in paths if path is not None]
+        return [
+            (recording, [model_output_info(output) for output in outputs])
+            for recording, outputs in self.get_recordings_by_path(wanted)
+        ]
+
+    def get_recording_model_outputs(
+        self, recording: data.Recording
+    ) -> List[data.ModelOutput]:
+        """Return the full model outputs of one recording."""
+        return self.get_recordings_model_outputs([recording])[recording.id]
+
+    def get_recordings_model_outputs(
+        self, recordings: Sequence[data.Recording]
+    ) -> Dict[UUID, List[data.ModelOutput]]:
+        """Return the full model outputs of several recordings, by recording id.
+
+        Every given recording has an entry (an empty list if it has none).
+        """
+        found = {
+            recording.id: list(outputs)
+            for recording, outputs in self.get_recordings(
+                [recording.id for recording in recordings]
+            )
+        }
+        return {recording.id: found.get(recording.id, []) for recording in recordings}
+
+
+def model_output_info(model_output: data.ModelOutput) -> data.ModelOutputInfo:
+    """Return the summary of a model output (which model, when)."""
+    return data.ModelOutputInfo(
+        id=model_output.id,
+        name_model=model_output.name_model,
+        created_on=model_output.created_on,
+    )
+
 
 class MessageBuilder(ABC, Generic[P]):
     """Builds a message from task results (usually a model output)."""
 
     @abstractmethod
-    def build_message(
-        self, *args: P.args, **kwargs: P.kwargs
-    ) -> Optional[data.Message]:
-        """Return a message, or None when there is nothing to send."""
+    def build_message(self, *args: P.args, **kwargs: P.kwargs) -> MessageOrMessages:
+        """Return a message, several (acoupi 0.8), or None for nothing."""
 
 
 class Summariser(ABC):
     """Builds a periodic summary message."""
 
     @abstractmethod
-    def build_summary(self, now: datetime.datetime) -> data.Message:
-        """Return the summary up to ``now``."""
+    def build_summary(self, now: datetime.datetime) -> MessageOrMessages:
+        """Return the summary up to ``now``: one message, several, or None."""
 
 
 class Messenger(ABC):
@@ -186,8 +249,23 @@ class MessageStore(ABC):
     """The outbox: messages waiting to be sent and their responses."""
 
     @abstractmethod
-    def get_unsent_messages(self) -> List[data.Message]:
-        """Return messages with no successful response yet."""
+    def get_unsent_messages(
+        self, limit: Optional[int] = None, order: MessageOrder = "oldest_first"
+    ) -> List[data.Message]:
+        """Return messages with no successful response yet.
+
+        Parameters
+        ----------
+        limit
+            At most this many; all when None.
+        order
+            ``"oldest_first"`` or ``"newest_first"`` by creation time.
+
+        Notes
+        -----
+        Stores written for acoupi 0.3 take no arguments; the send-messages
+        task still works with them (it sorts and cuts the list itself).
+        """
 
     @abstractmethod
     def store_message(self, message: data.Message) -> None:

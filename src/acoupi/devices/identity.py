@@ -1,12 +1,14 @@
 """A stable identifier for this device."""
 
+import functools
 import hashlib
 import uuid
 from pathlib import Path
 
 import acoupi.devices as devices
+from acoupi import data
 
-__all__ = ["get_device_id"]
+__all__ = ["get_device_id", "get_device_info"]
 
 MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
@@ -28,3 +30,16 @@ def get_device_id() -> str:
         if machine_id:
             return hashlib.sha256(machine_id.encode()).hexdigest()[:16]
     return str(uuid.getnode())
+
+
+@functools.cache
+def get_device_info() -> data.DeviceInfo:
+    """Return this device's information, computed once per process.
+
+    The id is :func:`get_device_id`, or ``""`` if it cannot be found (a file
+    name template using ``{device.id}`` then still renders).
+    """
+    try:
+        return data.DeviceInfo(id=get_device_id())
+    except Exception:  # an unreadable id must not stop recordings being filed
+        return data.DeviceInfo(id="")

@@ -31,8 +31,8 @@ __all__ = ["Program", "TriggeredAudioConfiguration", "TriggeredConfig"]
 class TriggeredAudioConfiguration(AudioConfiguration):
     """Continuous recording in back-to-back clips, all day."""
 
-    duration: int = 10
-    interval: int = 10
+    duration: int = Field(default=10, gt=0)
+    interval: int = Field(default=10, gt=0)
     schedule_start: datetime.time = datetime.time.min
     schedule_end: datetime.time = datetime.time.max
 

@@ -52,9 +52,13 @@ class Coverage:
 
     def describe(self) -> str:
         """One line for reports."""
+        # Say what the span is: read alone, "20 s of 20 s" after a 15 s
+        # run looked like a clock error.
         return (
-            f"{self.recorded:.1f} s of {self.span:.1f} s recorded "
-            f"({100 * self.fraction:.2f} %); gaps: {self.gaps} "
+            f"{self.recorded:.1f} s of audio in {self.recordings} "
+            f"{'file' if self.recordings == 1 else 'files'}, "
+            f"{100 * self.fraction:.2f} % of the {self.span:.1f} s from the "
+            f"first recording's start to the last one's end; gaps: {self.gaps} "
             f"(largest {self.largest_gap:.3f} s); overlaps: {self.overlaps}"
         )
 

@@ -30,15 +30,23 @@ from acoupi.runtime.metrics import (
     recording_spans,
 )
 from acoupi.runtime.recovery import RecoveryReport, recover
-from acoupi.runtime.supervisor import Supervisor, beat_spec, worker_specs
-from acoupi.system.celery import pid_alive
+from acoupi.runtime.supervisor import (
+    BEAT_NAME,
+    ChildSpec,
+    Supervisor,
+    beat_spec,
+    worker_specs,
+)
+from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
+from acoupi.system.pidfiles import owned_processes, remove_stale_pidfiles
 from acoupi.system.programs import load_program
 from acoupi.timeutil import now_utc
 
 __all__ = [
     "APP_MODULE",
+    "RECORDING_TASK",
     "RunSummary",
     "WorkersRunningError",
     "run_foreground",
@@ -49,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 APP_MODULE = "acoupi.runtime.celery_app"
 """``-A`` target of the children: the program's app, broker applied."""
+
+RECORDING_TASK = "recording_task"
+"""Name of the task whose failures make a run fail."""
 
 
 class WorkersRunningError(AcoupiError):
@@ -69,10 +80,17 @@ class RunSummary:
     deployment_ended: bool
     seconds: float
     snapshot: Snapshot
+    stopped_because: Optional[str] = None
+    """Why the run stopped, when not by Ctrl-C, SIGTERM or its duration."""
     coverage: Optional[Coverage] = None
     detections_by_tag: Dict[str, int] = field(default_factory=dict)
     tasks_ok: int = 0
     tasks_failed: int = 0
+    failed_by_task: Dict[str, int] = field(default_factory=dict)
+    """Failed tasks per short task name."""
+
+    succeeded_by_task: Dict[str, int] = field(default_factory=dict)
+    """Tasks that succeeded per short task name."""
     restarts: int = 0
     recovery: RecoveryReport = field(default_factory=RecoveryReport)
     recordings_dir: Optional[Path] = None
@@ -81,6 +99,26 @@ class RunSummary:
     log_dir: Optional[Path] = None
     exit_codes: Dict[str, Optional[int]] = field(default_factory=dict)
     last_error: Optional[str] = None
+
+    @property
+    def recording_failed(self) -> bool:
+        """True when every recording attempt of the run failed."""
+        return (
+            self.failed_by_task.get(RECORDING_TASK, 0) > 0
+            and self.succeeded_by_task.get(RECORDING_TASK, 0) == 0
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 when the run recorded nothing because recording failed."""
+        return 1 if self.recording_failed else 0
+
+    def _tasks_line(self) -> str:
+        line = f"Tasks finished: {self.tasks_ok + self.tasks_failed}"
+        if self.tasks_failed:
+            failed = ", ".join(f"{n} {t}" for t, n in self.failed_by_task.items())
+            line += f", of which {self.tasks_failed} failed ({failed})"
+        return line
 
     def lines(self) -> List[str]:
         """Return the summary as lines of text."""
@@ -92,22 +130,21 @@ class RunSummary:
         state = "ended" if self.deployment_ended else "still active"
         lines = [
             f"Ran {self.seconds:.0f} s; deployment {self.deployment!r} {state}.",
-            f"Tasks run: {self.tasks_ok}"
-            + (f" ({self.tasks_failed} failed)" if self.tasks_failed else ""),
+            self._tasks_line(),
         ]
+        if self.stopped_because:
+            lines.insert(0, f"Stopped: {self.stopped_because}.")
         if s.recordings is not None:
             lines.append(f"Recordings made: {s.recordings}")
+            if not s.recordings and s.not_recording:
+                lines.append(f"Nothing recorded: {s.not_recording}")
             if self.coverage is not None and self.coverage.recordings:
                 lines.append(f"Coverage: {self.coverage.describe()}")
             lines.append(
                 f"Processed by the model: {known(s.model_outputs)}; "
                 f"detections: {known(s.detections)}" + _by_tag(self.detections_by_tag)
             )
-        if s.messages_sent is not None or s.messages_pending is not None:
-            lines.append(
-                f"Messages sent: {known(s.messages_sent)}; "
-                f"pending: {known(s.messages_pending)}"
-            )
+        lines += _message_lines(s)
         if self.restarts:
             lines.append(f"Process restarts: {self.restarts}")
         recovered = self.recovery
@@ -123,25 +160,35 @@ class RunSummary:
                 lines.append(f"{label}: {path}")
         if self.last_error:
             lines.append(f"Last error: {self.last_error}")
+        if self.recording_failed:
+            lines.append(
+                "Nothing was recorded: every recording failed. The cause is "
+                f"above; details in {self.log_dir}."
+            )
         return lines
+
+
+def _message_lines(s: Snapshot) -> List[str]:
+    if s.messenger is False:
+        line = "Messages: none sent or kept (no messenger configured"
+        if s.messages_pending:
+            line += f"; {s.messages_pending} kept from before wait for one"
+        return [line + ")."]
+    if s.messages_sent is None and s.messages_pending is None:
+        return []
+    sent = "unknown" if s.messages_sent is None else s.messages_sent
+    pending = "unknown" if s.messages_pending is None else s.messages_pending
+    return [f"Messages sent: {sent}; pending: {pending}"]
 
 
 def running_processes(settings: Settings) -> Dict[str, int]:
     """Return the workers and beat of this installation that are alive.
 
     Read from the pidfiles in ``run_dir``, which ``celery multi``, the beat
-    script and ``acoupi run`` all write.
+    script and ``acoupi run`` all write; a pidfile whose PID now belongs
+    to another process (reboot, PID reuse) does not count.
     """
-    found = {}
-    run_dir = Path(settings.run_dir)
-    for pidfile in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(pid):
-            found[pidfile.stem] = pid
-    return found
+    return owned_processes(Path(settings.run_dir))
 
 
 def _check_broker(settings: Settings) -> CeleryConfig:
@@ -158,6 +205,8 @@ def _check_broker(settings: Settings) -> CeleryConfig:
 
 
 def _refuse_running(settings: Settings) -> None:
+    # Stale pidfiles would make Celery refuse to start the children.
+    remove_stale_pidfiles(Path(settings.run_dir))
     running = running_processes(settings)
     if running:
         names = ", ".join(f"{name} (pid {pid})" for name, pid in running.items())
@@ -207,6 +256,46 @@ def _undo_deployment(settings: Settings, state: _Deployment) -> None:
         path.unlink(missing_ok=True)
     else:
         atomic_write_text(path, state.previous_file)
+
+
+class _DeploymentWatch:
+    """Notice when the run's deployment is ended or replaced by someone else.
+
+    Only the file's modification time is read each tick; the file itself
+    only when that changes.
+    """
+
+    def __init__(self, settings: Settings, deployment: Deployment) -> None:
+        self.path = Path(settings.deployment_file)
+        self.deployment = deployment
+        self.mtime = self._mtime()
+
+    def _mtime(self) -> Optional[int]:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def changed(self) -> Optional[str]:
+        """Return why the deployment is no longer this run's, or None."""
+        from acoupi.system.deployments import load_deployment_from_file
+
+        mtime = self._mtime()
+        if mtime == self.mtime:
+            return None
+        self.mtime = mtime
+        if mtime is None:
+            return "its deployment file was removed"
+        try:
+            current = load_deployment_from_file(self.path)
+        except Exception:  # a file being replaced: look again next tick
+            self.mtime = None
+            return None
+        if current.id != self.deployment.id:
+            return f"another deployment ({current.name!r}) was started"
+        if current.ended_on is not None:
+            return f"the deployment was ended at {current.ended_on:%H:%M:%S %Z}"
+        return None
 
 
 class _StopSignal:
@@ -361,70 +450,86 @@ def run_foreground(
     )
     started = now_utc()
     t0 = time.monotonic()
-    metrics = MetricsCollector(program, started, queues)
+    metrics = MetricsCollector(program, started, queues, state.deployment)
     logs = LogWatcher([spec.log_path for spec in specs])
     stop = _StopSignal()
     snapshot = Snapshot()
+    watch = _DeploymentWatch(settings, state.deployment)
+    stopped_because: Optional[str] = None
+    foreground_runs.register_run(settings, state.deployment.name)
+    try:
+        with ExitStack() as stack:
+            stop.install(stack)
+            supervisor.start()
+            stack.callback(supervisor.stop)  # also on any error below
+            _record_now(program)
+            if on_started is not None:
+                on_started(supervisor.pids())
+            console.print(_started_line(specs, settings))
+            until = None if duration is None else t0 + duration
+            view = None
+            if live:
+                from rich.live import Live
 
-    with ExitStack() as stack:
-        stop.install(stack)
-        supervisor.start()
-        stack.callback(supervisor.stop)  # also on any error below
-        _record_now(program)
-        if on_started is not None:
-            on_started(supervisor.pids())
-        console.print(
-            f"acoupi running {len(specs) - 1} worker(s) and beat; logs in "
-            f"{settings.log_dir}. Ctrl-C to stop."
-        )
-        until = None if duration is None else t0 + duration
-        view = None
-        if live:
-            from rich.live import Live
-
-            view = stack.enter_context(
-                Live(console=console, auto_refresh=False, transient=False)
-            )
-        show_events = _plain_events(console)
-        for _ in _ticks(refresh, stop.event, until):
-            events = supervisor.poll()
-            logs.poll()
-            snapshot = metrics.collect()
-            if view is not None:
-                from acoupi.runtime.live_view import render
-
-                view.update(
-                    render(
-                        snapshot,
-                        supervisor.statuses(),
-                        time.monotonic() - t0,
-                        duration,
-                        logs.tasks_ok,
-                        logs.tasks_failed,
-                        logs.last_error,
-                        list(supervisor.events),
-                        state.deployment.name,
-                    ),
-                    refresh=True,
+                view = stack.enter_context(
+                    Live(console=console, auto_refresh=False, transient=False)
                 )
-            else:
-                show_events(events)
-        seconds = time.monotonic() - t0
-        if stop.received is not None:
-            console.print("Stopping acoupi (waiting for running tasks)...")
-        exit_codes = supervisor.stop()
-    logs.poll()
+            show_events = _plain_events(console)
+            for _ in _ticks(refresh, stop.event, until):
+                events = supervisor.poll()
+                logs.poll()
+                snapshot = metrics.collect()
+                if view is not None:
+                    from acoupi.runtime.live_view import render
 
-    deployment = state.deployment
-    if end:
-        deployment = _end(settings, program, queues, console)
+                    view.update(
+                        render(
+                            snapshot,
+                            supervisor.statuses(),
+                            time.monotonic() - t0,
+                            duration,
+                            logs.tasks_ok,
+                            logs.tasks_failed,
+                            logs.last_error,
+                            list(supervisor.events),
+                            state.deployment.name,
+                        ),
+                        refresh=True,
+                    )
+                else:
+                    show_events(events)
+                stopped_because = _stop_reason(settings, watch)
+                if stopped_because is not None:
+                    break
+            seconds = time.monotonic() - t0
+            stopped_because = stopped_because or _stop_reason(settings, watch)
+            if stopped_because == STOPPED_BY_COMMAND:
+                end = True  # whoever started the deployment
+            elif stopped_because is not None:
+                end = False  # ended or replaced elsewhere: not ours to end
+            if stop.received is not None or stopped_because is not None:
+                console.print("Stopping acoupi (waiting for running tasks)...")
+            # Workers stop before the deployment ends: nothing is recorded
+            # under an ended deployment.
+            exit_codes = supervisor.stop()
+        logs.poll()
+
+        deployment = state.deployment
+        ended = False
+        if end:
+            ended_now = _end(settings, program, queues, console)
+            ended = ended_now is not None
+            deployment = ended_now or deployment
+    finally:
+        foreground_runs.clear_run(settings)
     snapshot = metrics.collect()
     return _summary(
         settings,
         program,
         deployment,
-        end,
+        ended or stopped_because is not None,
         seconds,
+        stopped_because,
         snapshot,
         started,
         logs,
@@ -434,14 +539,50 @@ def run_foreground(
     )
 
 
+def _started_line(specs: List[ChildSpec], settings: Settings) -> str:
+    workers = [spec.name for spec in specs if spec.name != BEAT_NAME]
+    noun = "worker" if len(workers) == 1 else "workers"
+    return (
+        f"acoupi is running: {noun} {', '.join(workers)} and the scheduler "
+        f"(beat); logs in {settings.log_dir}. Ctrl-C to stop."
+    )
+
+
+STOPPED_BY_COMMAND = "`acoupi deployment stop` ended the deployment"
+
+
+def _stop_reason(settings: Settings, watch: _DeploymentWatch) -> Optional[str]:
+    """Return why the run must stop now (besides signals and duration)."""
+    if foreground_runs.stop_requested(settings):
+        return STOPPED_BY_COMMAND
+    return watch.changed()
+
+
 def _end(
     settings: Settings, program: Any, queues: List[str], console: Console
-) -> Deployment:
-    """End the deployment, flush what waits, empty the queues."""
+) -> Optional[Deployment]:
+    """End the deployment, flush what waits, empty the queues.
+
+    Returns None when the deployment had already ended (nothing to do).
+    """
     from acoupi.system import deployments
+    from acoupi.system.deployments import InvalidDeploymentError
+
+    try:
+        deployment = deployments.end_deployment(settings)
+    except InvalidDeploymentError:
+        raise
+    except DeploymentError:
+        return None
+    _finish(program, deployment, queues, console)
+    return deployment
+
+
+def _finish(
+    program: Any, deployment: Deployment, queues: List[str], console: Console
+) -> None:
     from acoupi.system.broker import purge_queues
 
-    deployment = deployments.end_deployment(settings)
     program.on_end(deployment)
     try:
         # The recordings these tasks were for were just processed by
@@ -449,7 +590,6 @@ def _end(
         purge_queues(program.app, queues)
     except Exception as error:
         console.print(f"[yellow]Could not empty the task queues: {error}[/yellow]")
-    return deployment
 
 
 def _summary(
@@ -458,6 +598,7 @@ def _summary(
     deployment: Deployment,
     ended: bool,
     seconds: float,
+    stopped_because: Optional[str],
     snapshot: Snapshot,
     started: datetime.datetime,
     logs: LogWatcher,
@@ -482,11 +623,14 @@ def _summary(
         deployment=deployment.name,
         deployment_ended=ended,
         seconds=seconds,
+        stopped_because=stopped_because,
         snapshot=snapshot,
         coverage=coverage,
         detections_by_tag=by_tag,
         tasks_ok=logs.tasks_ok,
         tasks_failed=logs.tasks_failed,
+        failed_by_task=logs.failed,
+        succeeded_by_task=logs.succeeded,
         restarts=supervisor.total_restarts,
         recovery=recovery,
         recordings_dir=getattr(paths, "recordings", None),

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from acoupi.runtime.metrics import Snapshot
 from acoupi.runtime.supervisor import ChildState, ChildStatus
+from acoupi.system.disk import format_bytes
 
 __all__ = ["format_bytes", "render"]
 
@@ -20,15 +21,6 @@ _STATE_STYLE = {
 }
 
 
-def format_bytes(size: float) -> str:
-    """Return a size for people, e.g. ``12.3 GB``."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
-
-
 def _value(value: Optional[object], suffix: str = "") -> RenderableType:
     return _UNKNOWN if value is None else Text(f"{value}{suffix}")
 
@@ -38,16 +30,20 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("Recordings", _value(snapshot.recordings))
+    if snapshot.not_recording:
+        table.add_row("Not recording", Text(snapshot.not_recording, style="yellow"))
     table.add_row("Processed by the model", _value(snapshot.model_outputs))
     table.add_row("Detections", _value(snapshot.detections))
     table.add_row("Detection backlog", _value(snapshot.backlog))
-    if snapshot.messages_pending is not None or snapshot.messages_sent is not None:
+    if snapshot.messenger is False:
+        table.add_row("Messages", Text("not sent: no messenger configured", "dim"))
+    elif snapshot.messages_pending is not None or snapshot.messages_sent is not None:
         table.add_row(
             "Messages sent / pending",
             Text(f"{snapshot.messages_sent} / {snapshot.messages_pending}"),
         )
-    failed = Text(f" ({tasks_failed} failed)", style="red") if tasks_failed else ""
-    table.add_row("Tasks run", Text.assemble(str(tasks_ok), failed))
+    failed = Text(f", {tasks_failed} failed", style="red") if tasks_failed else ""
+    table.add_row("Tasks finished", Text.assemble(f"{tasks_ok} ok", failed))
     if snapshot.queues is not None:
         queues = ", ".join(f"{q} {n}" for q, n in snapshot.queues.items())
         table.add_row("Waiting in queues", Text(queues or "-"))

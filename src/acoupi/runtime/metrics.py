@@ -8,18 +8,18 @@ run.
 
 import datetime
 import os
-import re
-import shutil
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from acoupi.components.sqlite_db import datetime_to_db
 from acoupi.runtime.backlog import get_backlog
 from acoupi.runtime.coverage import Span
+from acoupi.runtime.run_counts import OutboxCounts, StoreCounts
+from acoupi.system.errors_summary import LogError, LogErrorReader
 
 __all__ = [
     "LogWatcher",
@@ -29,16 +29,13 @@ __all__ = [
     "recording_spans",
 ]
 
-_SUCCESS = 0
-"""``ResponseStatus.SUCCESS`` as stored in the message database."""
-
 
 @dataclass
 class Snapshot:
     """Figures at one moment; None means "could not be read"."""
 
     recordings: Optional[int] = None
-    """Recordings stored since the run started."""
+    """Recordings stored since the run started (rows added during the run)."""
 
     model_outputs: Optional[int] = None
     """Recordings the model processed since the run started."""
@@ -48,6 +45,9 @@ class Snapshot:
 
     messages_pending: Optional[int] = None
     messages_sent: Optional[int] = None
+    messenger: Optional[bool] = None
+    """Whether a messenger sends the messages (None: not a messaging program)."""
+
     queues: Optional[Dict[str, int]] = None
     """Messages waiting per Celery queue."""
 
@@ -58,6 +58,9 @@ class Snapshot:
     """Bytes free where recordings are kept."""
 
     disk_path: Optional[Path] = None
+    not_recording: Optional[str] = None
+    """Why nothing is being recorded now (outside the schedule, ...)."""
+
     problems: List[str] = field(default_factory=list)
 
 
@@ -99,8 +102,15 @@ class MetricsCollector:
     second."""
 
     def __init__(
-        self, program: Any, since: datetime.datetime, queues: Sequence[str]
+        self,
+        program: Any,
+        since: datetime.datetime,
+        queues: Sequence[str],
+        deployment: Any = None,
     ) -> None:
+        self.deployment = deployment
+        """The running deployment; with it, snapshots say why nothing is
+        recorded."""
         self._polled_at: Optional[float] = None
         self._depths: Optional[Dict[str, int]] = None
         self._backlog: Optional[int] = None
@@ -110,11 +120,25 @@ class MetricsCollector:
         self.store_db = _db_path(getattr(program, "store", None))
         self.message_db = _db_path(getattr(program, "message_store", None))
         self.recordings_dir = _config_path(program, "paths", "recordings")
+        self.store_counts = StoreCounts()
+        self.outbox = OutboxCounts()
+        try:
+            self._start_counts()
+        except sqlite3.Error:  # busy: the first collect starts them
+            pass
+
+    def _start_counts(self) -> None:
+        if self.store_db is None or not self.store_db.exists():
+            self.store_counts.start(None)
+            return
+        with closing(_connect_ro(self.store_db)) as connection:
+            self.store_counts.start(connection)
 
     def collect(self) -> Snapshot:
         """Return the current figures; never raises."""
         snapshot = Snapshot()
-        for step in (self._store, self._messages, self._queues, self._disk):
+        steps = (self._store, self._messages, self._queues, self._disk, self._outlook)
+        for step in steps:
             try:
                 step(snapshot)
             except Exception as error:  # a metric must never crash the run
@@ -127,30 +151,23 @@ class MetricsCollector:
         if self.store_db is None or not self.store_db.exists():
             return
         with closing(_connect_ro(self.store_db)) as connection:
-            # One statement, one consistent read of the three counts.
-            row = connection.execute(
-                "SELECT"
-                " (SELECT COUNT(*) FROM recording WHERE datetime >= :since),"
-                " (SELECT COUNT(*) FROM model_output WHERE created_on >= :since),"
-                " (SELECT COUNT(*) FROM detection d JOIN model_output m"
-                "   ON d.model_output_id = m.id WHERE m.created_on >= :since)",
-                {"since": self.since},
-            ).fetchone()
-        snapshot.recordings, snapshot.model_outputs, snapshot.detections = row
+            # Only the rows added since the last look: the same cost on the
+            # first day and the hundredth.
+            self.store_counts.update(connection)
+        counts = self.store_counts
+        snapshot.recordings = counts.recordings
+        snapshot.model_outputs = counts.model_outputs
+        snapshot.detections = counts.detections
 
     def _messages(self, snapshot: Snapshot) -> None:
+        if hasattr(self.program, "messenger"):
+            snapshot.messenger = self.program.messenger is not None
         if self.message_db is None or not self.message_db.exists():
             return
         with closing(_connect_ro(self.message_db)) as connection:
-            sent = (
-                "EXISTS (SELECT 1 FROM response r WHERE r.message_id = m.id"
-                f" AND r.status = {_SUCCESS})"
-            )
-            row = connection.execute(
-                f"SELECT SUM(NOT {sent}), SUM({sent}) FROM message m"
-            ).fetchone()
-        snapshot.messages_pending = int(row[0] or 0)
-        snapshot.messages_sent = int(row[1] or 0)
+            self.outbox.update(connection)
+        snapshot.messages_pending = self.outbox.pending
+        snapshot.messages_sent = self.outbox.sent
 
     def _queues(self, snapshot: Snapshot) -> None:
         from acoupi.system.broker import queue_depths
@@ -168,25 +185,40 @@ class MetricsCollector:
         snapshot.backlog = self._backlog
 
     def _disk(self, snapshot: Snapshot) -> None:
-        path = self.recordings_dir
-        if path is None:
+        from acoupi.system.disk import disk_usage
+
+        if self.recordings_dir is None:
             return
-        # The folder may not exist yet; its nearest parent is on the same disk.
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        snapshot.disk_path = self.recordings_dir
-        snapshot.disk_free = shutil.disk_usage(path).free
+        for usage in disk_usage([self.recordings_dir]):
+            snapshot.disk_path = usage.path
+            snapshot.disk_free = usage.free
+
+    def _outlook(self, snapshot: Snapshot) -> None:
+        from acoupi.system.outlook import schedule_outlook
+
+        if self.deployment is None:
+            return
+        outlook = schedule_outlook(self.program, self.deployment)
+        if not outlook.recording_now:
+            snapshot.not_recording = outlook.reason
+
+
+DETECTIONS_BY_TAG = (
+    # CROSS JOIN keeps this order: the model outputs of the window (by
+    # their created_on index), then their detections and tags (by their
+    # foreign key indexes). Left to the planner, every tag was scanned.
+    "SELECT t.value, COUNT(DISTINCT d.id) FROM model_output m"
+    " CROSS JOIN detection d ON d.model_output_id = m.id"
+    " CROSS JOIN predicted_tag t ON t.detection_id = d.id"
+    " WHERE m.created_on >= ? GROUP BY t.value ORDER BY t.value"
+)
 
 
 def detections_by_tag(database: Path, since: datetime.datetime) -> Dict[str, int]:
     """Count detections per tag value (e.g. ``bat``, ``bird``) since ``since``."""
     with closing(_connect_ro(database)) as connection:
         rows = connection.execute(
-            "SELECT t.value, COUNT(DISTINCT d.id) FROM predicted_tag t"
-            " JOIN detection d ON t.detection_id = d.id"
-            " JOIN model_output m ON d.model_output_id = m.id"
-            " WHERE m.created_on >= ? GROUP BY t.value ORDER BY t.value",
-            (datetime_to_db(since),),
+            DETECTIONS_BY_TAG, (datetime_to_db(since),)
         ).fetchall()
     return {str(value): int(count) for value, count in rows}
 
@@ -204,31 +236,48 @@ def recording_spans(database: Path, since: datetime.datetime) -> List[Span]:
     return [(datetime_from_db(start), float(duration)) for start, duration in rows]
 
 
-_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|raised unexpected")
-_TASK_OK = re.compile(r"Task \S+\[[0-9a-f-]+\] succeeded")
-_TASK_FAILED = re.compile(r"Task \S+\[[0-9a-f-]+\] raised")
-
-
 class LogWatcher:
     """Follow the children's log files: last error, tasks done and failed.
 
     Only the bytes written since the last look are read (at most
     ``max_read`` per file and look), so following stays cheap however long
-    the logs grow.
+    the logs grow. Errors are reduced to one line each by
+    :class:`acoupi.system.errors_summary.LogErrorReader`.
     """
 
     def __init__(self, paths: Sequence[Path], max_read: int = 256 * 1024) -> None:
         self.max_read = max_read
         self.offsets: Dict[Path, int] = {}
+        self.readers: Dict[Path, LogErrorReader] = {}
         for path in paths:
             # Start at the end: errors of earlier runs are not news.
             try:
                 self.offsets[path] = path.stat().st_size
             except OSError:
                 self.offsets[path] = 0
-        self.last_error: Optional[str] = None
-        self.tasks_ok = 0
-        self.tasks_failed = 0
+            self.readers[path] = LogErrorReader()
+        self._last: Optional[LogError] = None
+        self._last_source = ""
+
+    @property
+    def succeeded(self) -> Dict[str, int]:
+        """Tasks that succeeded, per short task name."""
+        return _add(reader.succeeded for reader in self.readers.values())
+
+    @property
+    def failed(self) -> Dict[str, int]:
+        """Tasks that failed, per short task name."""
+        return _add(reader.failed for reader in self.readers.values())
+
+    @property
+    def tasks_ok(self) -> int:
+        """Tasks that succeeded."""
+        return sum(self.succeeded.values())
+
+    @property
+    def tasks_failed(self) -> int:
+        """Tasks that failed."""
+        return sum(self.failed.values())
 
     def poll(self) -> None:
         """Read what was appended since the last call; never raises."""
@@ -246,16 +295,27 @@ class LogWatcher:
             # Keep a partial last line for the next look.
             end = chunk.rfind(b"\n") + 1
             self.offsets[path] = start + end
-            for line in chunk[:end].decode("utf-8", "replace").splitlines():
-                self._line(path, line)
+            reader = self.readers[path]
+            before = reader.errors
+            reader.feed_all(chunk[:end].decode("utf-8", "replace").splitlines())
+            if reader.errors != before:
+                self._last, self._last_source = reader.last, path.stem
 
-    def _line(self, path: Path, line: str) -> None:
-        if _TASK_OK.search(line):
-            self.tasks_ok += 1
-        elif _TASK_FAILED.search(line):
-            self.tasks_failed += 1
-        if _ERROR.search(line):
-            self.last_error = f"{path.stem}: {line.strip()[:200]}"
+    @property
+    def last_error(self) -> Optional[str]:
+        """The newest failure in one line, naming its task or log."""
+        error = self._last
+        if error is None:
+            return None
+        return f"{error.task or self._last_source}: {error.cause}"
+
+
+def _add(counts: Iterable[Dict[str, int]]) -> Dict[str, int]:
+    total: Dict[str, int] = {}
+    for count in counts:
+        for name, n in count.items():
+            total[name] = total.get(name, 0) + n
+    return total
 
 
 def environment_summary() -> Dict[str, str]:

@@ -12,22 +12,34 @@ Run before the workers start, so nothing is writing there. For each file:
   ``.<name>.wav.partial``): moved to ``<paths.recordings>/quarantine``,
   never deleted, for a person to look at.
 
-Only ``*.wav`` files and the recorder's partial files are touched: the
-temporary folder may be shared (``/run/shm``).
+Only files this installation wrote are touched, as a folder may be shared
+(upstream's default was ``/run/shm`` for every installation): a WAV the
+store knows by id; a WAV whose GUANO names one of the store's deployments;
+and, in a folder marked as this installation's own
+(:mod:`acoupi.system.folders`), any other WAV and stale partial file.
+Everything else is left alone and counted in ``RecoveryReport.foreign``.
 """
 
 import datetime
 import logging
+import os
 import shutil
+import sqlite3
+import time
 import wave
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 from uuid import UUID, uuid4
 
 from acoupi import data
-from acoupi.audio.wav import PARTIAL_SUFFIX
+from acoupi.audio.guano import NAMESPACE
+from acoupi.audio.wav import PARTIAL_SUFFIX, read_guano
 from acoupi.components.recording_files import recording_id_from_path
+from acoupi.components.sqlite_db import uuid_to_db
+from acoupi.system.files import is_own_wav
+from acoupi.system.folders import claim_folder, folder_owner, owner_id
 
 __all__ = ["QUARANTINE_FOLDER", "RecoveryReport", "read_wav_info", "recover"]
 
@@ -54,16 +66,30 @@ class RecoveryReport:
     left: List[Path] = field(default_factory=list)
     """Complete recordings left for the file management task."""
 
+    pending: List[Path] = field(default_factory=list)
+    """Recordings whose detection is already queued or running (not queued
+    a second time)."""
+
     failed: List[str] = field(default_factory=list)
     """Files recovery could not handle (left in place), with the reason."""
 
+    foreign: List[Path] = field(default_factory=list)
+    """Files left alone: not known to be this installation's."""
+
     def describe(self) -> str:
         """One line for reports."""
-        return (
-            f"{len(self.redispatched)} re-queued, {len(self.registered)} "
-            f"registered, {len(self.left)} left for filing, "
+        line = (
+            f"{len(self.redispatched)} re-queued, {len(self.pending)} already "
+            f"queued, {len(self.registered)} registered, {len(self.left)} left "
+            "for filing, "
             f"{len(self.quarantined)} quarantined, {len(self.failed)} failed"
         )
+        if self.foreign:
+            line += (
+                f"; {len(self.foreign)} other files left alone (not written "
+                "by this installation)"
+            )
+        return line
 
     @property
     def touched(self) -> int:
@@ -72,6 +98,7 @@ class RecoveryReport:
             len(items)
             for items in (
                 self.redispatched,
+                self.pending,
                 self.quarantined,
                 self.left,
                 self.failed,
@@ -145,20 +172,85 @@ def _candidates(tmp_dir: Path) -> Tuple[List[Path], List[Path]]:
         if not path.is_file():
             continue
         if path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX):
-            partials.append(path)
-        elif path.suffix.lower() == ".wav" and not path.name.startswith("."):
+            if path.stat().st_uid == os.geteuid():  # another user's: not ours
+                partials.append(path)
+        elif is_own_wav(path):
             wavs.append(path)
     return wavs, partials
 
 
+PARTIAL_MIN_AGE = 10.0
+"""Seconds after which a partial file is a leftover: writing one takes far
+less, so a younger one may be a running recorder's (``acoupi recover`` run
+by hand while the services record)."""
+
+
 class _Recovery:
-    def __init__(self, program: Any, report: RecoveryReport) -> None:
+    def __init__(self, program: Any, report: RecoveryReport, tmp_dir: Path) -> None:
         self.program = program
         self.store = program.store
         self.report = report
         self.quarantine_dir = Path(program.config.paths.recordings) / QUARANTINE_FOLDER
         self.required = list(self._required_models())
         self.detect = program.tasks.get("detection_task")
+        self.tmp_dir = tmp_dir
+        self.folder_is_ours = False
+        self._pending = self._pending_detections()
+
+    def claim(self, wavs: List[Path], partials: List[Path]) -> None:
+        """Decide whether the folder is this installation's own.
+
+        A marked folder is whoever marked it. An unmarked one is claimed
+        only while it holds nothing of unknown origin.
+        """
+        db_path = getattr(self.store, "db_path", None)
+        owner = owner_id(Path(db_path)) if db_path is not None else None
+        if owner is None:
+            return
+        current = folder_owner(self.tmp_dir)
+        if current is None and (partials or not all(map(self._known, wavs))):
+            return
+        self.folder_is_ours = claim_folder(self.tmp_dir, owner)
+
+    def _known(self, path: Path) -> bool:
+        return self._find(path)[0] is not None or bool(self._in_our_deployment(path))
+
+    def _in_our_deployment(self, path: Path) -> Optional[bool]:
+        """Whether the file's GUANO names one of our deployments (None: no GUANO)."""
+        try:
+            deployment_id = read_guano(path).get(f"{NAMESPACE}|Deployment ID")
+            deployment = UUID(str(deployment_id)) if deployment_id else None
+        except Exception:  # no or unreadable GUANO: unknown origin
+            return None
+        if deployment is None:
+            return None
+        return _store_has_deployment(self.store, deployment)
+
+    def partial(self, path: Path) -> None:
+        if not self.folder_is_ours:
+            self.report.foreign.append(path)
+            return
+        try:
+            age = time.time() - path.stat().st_mtime
+        except OSError:
+            return  # gone meanwhile: it was being written
+        if age < PARTIAL_MIN_AGE:
+            return
+        self._quarantine(path, "left half-written")
+
+    def _pending_detections(self) -> Optional[List[str]]:
+        """Arguments of the detection tasks not yet finished (None: unknown)."""
+        if self.detect is None:
+            return None
+        from acoupi.system.broker import pending_task_arguments
+
+        route = getattr(self.program, "get_recording_callback_queue", None)
+        try:
+            queue = (route(self.program.config) if route else None) or "celery"
+            return pending_task_arguments(self.program.app, queue)
+        except Exception as error:  # unknown: queue again rather than lose it
+            logger.warning("Could not list the queued detections: %s", error)
+            return None
 
     def _required_models(self) -> List[str]:
         getter = getattr(self.program, "get_required_models", None)
@@ -167,10 +259,17 @@ class _Recovery:
     def handle(self, path: Path) -> None:
         info = read_wav_info(path)
         if info is None:
+            if not self.folder_is_ours and self._find(path)[0] is None:
+                self.report.foreign.append(path)
+                return
             self._quarantine(path, "not a complete WAV file")
             return
         recording, outputs = self._find(path)
         if recording is None:
+            ours = self._in_our_deployment(path)
+            if ours is False or (ours is None and not self.folder_is_ours):
+                self.report.foreign.append(path)
+                return
             recording = self._register(path, info)
             outputs = []
         elif recording.path is not None and Path(recording.path) != path:
@@ -179,11 +278,20 @@ class _Recovery:
             return
         done = {output.name_model for output in outputs}
         if self.detect is not None and any(m not in done for m in self.required):
+            if self._already_pending(recording):
+                self.report.pending.append(path)
+                return
             self.detect.apply_async((recording,))
             self.report.redispatched.append(path)
             logger.info("Detection queued again for %s.", path)
         else:
             self.report.left.append(path)
+
+    def _already_pending(self, recording: data.Recording) -> bool:
+        """Whether detection of ``recording`` is queued or running already."""
+        if self._pending is None:
+            return False
+        return any(str(recording.id) in arguments for arguments in self._pending)
 
     def _find(
         self, path: Path
@@ -222,6 +330,21 @@ class _Recovery:
         logger.warning("Moved %s (%s) to %s.", path, reason, destination)
 
 
+def _store_has_deployment(store: Any, deployment_id: UUID) -> bool:
+    """Whether ``store`` holds the deployment (SQLite read, else current)."""
+    db_path = getattr(store, "db_path", None)
+    if db_path is not None and Path(db_path).exists():
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+            row = db.execute(
+                "SELECT 1 FROM deployment WHERE id = ?", (uuid_to_db(deployment_id),)
+            ).fetchone()
+        return row is not None
+    try:
+        return bool(store.get_current_deployment().id == deployment_id)
+    except Exception:
+        return False
+
+
 def recover(program: Any) -> RecoveryReport:
     """Process the recordings left in the program's temporary folder.
 
@@ -248,11 +371,12 @@ def recover(program: Any) -> RecoveryReport:
     tmp_dir = Path(tmp_dir)
     if not tmp_dir.is_dir():
         return report
-    recovery = _Recovery(program, report)
+    recovery = _Recovery(program, report, tmp_dir)
     wavs, partials = _candidates(tmp_dir)
+    recovery.claim(wavs, partials)
     for path in partials:
         try:
-            recovery._quarantine(path, "left half-written")
+            recovery.partial(path)
         except Exception as error:
             report.failed.append(f"{path}: {error}")
     for path in wavs:

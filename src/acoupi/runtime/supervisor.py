@@ -114,6 +114,7 @@ def worker_specs(
     for worker in config.workers:
         argv = [
             str(celery_bin),
+            "--quiet",  # no start-up banner in the log files
             "-A",
             app_module,
             "worker",
@@ -143,6 +144,7 @@ def beat_spec(
         BEAT_NAME,
         [
             str(celery_bin),
+            "--quiet",
             "-A",
             app_module,
             "beat",

@@ -21,6 +21,7 @@ __all__ = [
     "get_config_field",
     "get_current_deployment",
     "get_status",
+    "get_system_timezone",
     "get_task_list",
     "get_temp_file_id",
     "get_temp_files",
@@ -38,6 +39,7 @@ __all__ = [
     "run_task",
     "services_are_installed",
     "set_config_field",
+    "set_system_timezone",
     "setup_program",
     "start_deployment",
     "start_program",
@@ -64,6 +66,7 @@ _SUBMODULE_OF = {
     "get_config_field": "config",
     "get_current_deployment": "deployments",
     "get_status": "state",
+    "get_system_timezone": "datetime",
     "get_task_list": "tasks",
     "get_temp_file_id": "files",
     "get_temp_files": "files",
@@ -81,6 +84,7 @@ _SUBMODULE_OF = {
     "run_task": "tasks",
     "services_are_installed": "services",
     "set_config_field": "config",
+    "set_system_timezone": "datetime",
     "setup_program": "lifecycle",
     "start_deployment": "deployments",
     "start_program": "lifecycle",
@@ -117,6 +121,7 @@ if TYPE_CHECKING:
         write_config,
     )
     from acoupi.system.constants import Settings
+    from acoupi.system.datetime import get_system_timezone, set_system_timezone
     from acoupi.system.deployments import (
         end_deployment,
         get_current_deployment,

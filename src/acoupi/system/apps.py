@@ -28,5 +28,10 @@ def get_celery_app(settings: Settings) -> "Celery":
     """
     # Looked up at call time so that tests can patch ``programs.load_program``.
     from acoupi.system import programs
+    from acoupi.system.permissions import restrict_umask
+
+    # Workers started by systemd or celery multi write logs, results and
+    # recordings: private whatever umask the service has.
+    restrict_umask()
 
     return programs.load_program(settings).app

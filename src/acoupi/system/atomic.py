@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["atomic_write_text", "fsync_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir"]
 
 
 def atomic_write_text(
@@ -28,19 +28,28 @@ def atomic_write_text(
         Content to write (UTF-8).
     mode
         File permissions, for example ``0o600`` for files holding secrets
-        or ``0o755`` for scripts. Defaults to ``0o644`` (or the existing
-        file's mode when overwriting).
+        or ``0o755`` for scripts. Defaults to ``0o600`` (acoupi's files are
+        private to its user), or the existing file's mode when overwriting.
     """
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def atomic_write_bytes(
+    path: Path,
+    content: bytes,
+    mode: Optional[int] = None,
+) -> None:
+    """Write ``content`` to ``path`` atomically (as :func:`atomic_write_text`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o600
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         # The temp file starts as 0o600, so secrets are never readable by
         # others, not even for an instant.
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)

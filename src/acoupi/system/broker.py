@@ -22,11 +22,12 @@ import per process) for the same polling design.
 
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -36,8 +37,10 @@ from kombu.utils.json import dumps, loads
 if TYPE_CHECKING:
     from celery import Celery
 
+from acoupi.system import claims
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import CeleryUnavailableError
+from acoupi.system.permissions import private_dir
 
 __all__ = [
     "EMBEDDED_BROKER_URL",
@@ -50,6 +53,7 @@ __all__ = [
     "check_embedded_broker",
     "is_embedded",
     "place_embedded",
+    "pending_task_arguments",
     "purge_queues",
     "queue_depths",
 ]
@@ -64,6 +68,9 @@ EMBEDDED_TRANSPORT = "acoupi.system.broker:Transport"
 
 EMBEDDED_RESULT_BACKEND = "file://"
 """Result backend meaning "result files in the acoupi home"."""
+
+RECLAIM_INTERVAL = 5.0
+"""Seconds between two looks for messages claimed by consumers that died."""
 
 POLLING_INTERVAL = 0.5
 """Seconds between two looks at the queue folder by an idle consumer.
@@ -92,7 +99,8 @@ class BrokerPaths:
     """Task results, one file each."""
 
     claimed: Path
-    """Messages a consumer took, while it reads them."""
+    """Messages consumers took and have not finished, one folder per
+    consumer process (``<pid>-<start time>``)."""
 
     unreadable: Path
     """Message files that could not be read, kept for inspection."""
@@ -134,7 +142,7 @@ def is_embedded(config: CeleryConfig) -> bool:
 def _make_dirs(paths: BrokerPaths) -> None:
     for folder in paths.all():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         except OSError:
             # Building a conf must not fail (a status check calls it too);
             # check_embedded_broker explains the problem.
@@ -222,7 +230,7 @@ def check_embedded_broker(settings: Settings) -> None:
     paths = broker_paths(settings)
     for folder in paths.all():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         except OSError as error:
             raise _unwritable(folder, error) from error
         # access() alone can lie (read-only mounts under root); try a file.
@@ -289,6 +297,42 @@ def queue_depths(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
     return depths
 
 
+def pending_task_arguments(app: "Celery", queue: str) -> Optional[List[str]]:
+    """Return the arguments (as text) of every unfinished task of ``queue``.
+
+    Both the tasks waiting in the queue and those a worker has claimed are
+    included. Only the embedded broker can be looked into without taking
+    messages; for other brokers the answer is None (unknown).
+
+    Parameters
+    ----------
+    app
+        A Celery app configured with :func:`celery_conf_for`.
+    queue
+        Queue name.
+
+    Returns
+    -------
+    list of str or None
+        Celery's ``argsrepr`` header of each pending task, or None.
+    """
+    if app.conf.broker_transport != EMBEDDED_TRANSPORT:
+        return None
+    options = app.conf.broker_transport_options or {}
+    folder = Path(options["data_folder_in"])
+    claimed = Path(options.get("claimed_folder") or folder / "claimed")
+    found = []
+    for path in claims.pending_messages(folder, claimed, queue):
+        if claims.refusal(str(path)) is not None:
+            continue
+        try:
+            headers = loads(bytes_to_str(path.read_bytes())).get("headers") or {}
+        except (OSError, ValueError, AttributeError):
+            continue  # taken meanwhile, or unreadable: the worker sets it aside
+        found.append(str(headers.get("argsrepr") or ""))
+    return found
+
+
 def purge_queues(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
     """Delete the waiting messages of each queue; return how many per queue."""
     purged: Dict[str, int] = {}
@@ -309,33 +353,77 @@ def purge_queues(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
 
 
 class Channel(filesystem.Channel):
-    """Kombu's filesystem channel, safe against torn and unreadable files.
+    """Kombu's filesystem channel, made crash-safe and private.
 
     Kombu writes a message straight under its final name, so a consumer
     polling at that moment may read it empty, and an unreadable message
     crashes the worker for good (measured: a recording worker died this way
-    within 10 s). Here a message is written under a hidden name and renamed
-    into place, a consumer claims a message by renaming it (atomic: exactly
-    one consumer gets it), and a file that still cannot be read (e.g.
-    emptied by a power cut) is moved to the ``unreadable`` folder and
-    logged instead of stopping the worker.
+    within 10 s). Here:
+
+    * a message is written under a hidden name (mode 0600) and renamed into
+      place;
+    * a consumer claims a message by renaming it into its own folder
+      ``claimed/<pid>-<start>`` (atomic: exactly one consumer gets it) and
+      keeps it there until the task is acknowledged. A message claimed by a
+      process that died (kill -9, power cut) goes back to the queue when
+      any consumer next starts or polls (see :mod:`acoupi.system.claims`);
+      a message requeued by Celery moves back instead of being copied, so
+      it is never queued twice;
+    * a file the worker's user does not own (or that is not a regular
+      file) is refused and set aside: with pickle, reading a message runs
+      code, so another local user must not be able to queue one;
+    * a file that still cannot be read (e.g. emptied by a power cut) is
+      moved to the ``unreadable`` folder and logged instead of stopping
+      the worker.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._claims: Dict[str, str] = {}
+        self._claims_lock = threading.Lock()
+        # Queues read without acknowledgements (Celery's broadcast and reply
+        # queues): their messages are deleted once read, as nothing acks them.
+        self._no_ack_queues: set[str] = set()
+        self._next_reclaim = 0.0
+        self._reclaim()
 
     def _folder(self, option: str, default: str) -> str:
         folder = self.transport_options.get(option) or os.path.join(
             self.data_folder_in, default
         )
-        os.makedirs(folder, exist_ok=True)
+        private_dir(Path(folder))
         return str(folder)
+
+    def _own_claims(self) -> str:
+        folder = os.path.join(
+            self._folder("claimed_folder", "claimed"), claims.owner_name()
+        )
+        private_dir(Path(folder))
+        return folder
+
+    def _reclaim(self) -> None:
+        """Put back the messages of consumers that died; at most every 5 s."""
+        now = time.monotonic()
+        if now < self._next_reclaim:
+            return
+        self._next_reclaim = now + RECLAIM_INTERVAL
+        try:
+            claims.requeue_orphans(
+                Path(self._folder("claimed_folder", "claimed")),
+                Path(self.data_folder_in),
+            )
+        except OSError as error:
+            logger.warning("Could not look for orphaned broker messages: %s", error)
 
     # kombu's own bases disagree on the name of the second argument.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{int(round(time.time() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # A leading dot keeps the half-written file out of every queue.
         partial = os.path.join(self.data_folder_out, f".{name}.part")
         try:
-            with open(partial, "wb") as handle:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as error:
@@ -346,37 +434,100 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot add message {name!r}: {error}") from error
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
+        self._reclaim()
         wanted = f"{queue}.msg"
         folder = self.data_folder_in
-        claimed_folder = self._folder("claimed_folder", "claimed")
         for name in sorted(os.listdir(folder)):
             if name.startswith(".") or name.partition(".")[2] != wanted:
                 continue
-            claimed = os.path.join(claimed_folder, name)
+            source = os.path.join(folder, name)
+            refusal = claims.refusal(source)
+            if refusal is not None:
+                self._set_aside(source, name, refusal)
+                continue
+            claimed = os.path.join(self._own_claims(), name)
             try:
-                os.rename(os.path.join(folder, name), claimed)
+                os.rename(source, claimed)
             except OSError:
                 continue  # another consumer took it
             try:
                 with open(claimed, "rb") as handle:
                     message = loads(bytes_to_str(handle.read()))
-            except (OSError, ValueError) as error:
+                tag = message["properties"]["delivery_tag"]
+            except (OSError, ValueError, KeyError, TypeError) as error:
                 self._set_aside(claimed, name, error)
                 continue
-            os.unlink(claimed)
+            if str(queue) in self._no_ack_queues:
+                os.unlink(claimed)
+                return message
+            with self._claims_lock:
+                self._claims[str(tag)] = claimed
             return message
         raise filesystem.Empty()
 
-    def _set_aside(self, claimed: str, name: str, error: Exception) -> None:
+    def basic_consume(self, queue: Any, no_ack: Any, *args: Any, **kwargs: Any) -> Any:
+        """Consume ``queue``; remember whether its messages get acknowledged."""
+        if no_ack:
+            self._no_ack_queues.add(str(queue))
+        else:
+            self._no_ack_queues.discard(str(queue))
+        return super().basic_consume(queue, no_ack, *args, **kwargs)
+
+    def basic_get(self, queue: Any, no_ack: bool = False, **kwargs: Any) -> Any:
+        """Take one message of ``queue`` (acknowledged later unless ``no_ack``)."""
+        if not no_ack:
+            return super().basic_get(queue, no_ack=no_ack, **kwargs)
+        self._no_ack_queues.add(str(queue))
+        try:
+            return super().basic_get(queue, no_ack=no_ack, **kwargs)
+        finally:
+            self._no_ack_queues.discard(str(queue))
+
+    def _release(self, tag: Any) -> Optional[str]:
+        with self._claims_lock:
+            return self._claims.pop(str(tag), None)
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        """Acknowledge a message: its claimed file is deleted."""
+        super().basic_ack(delivery_tag, multiple=multiple)
+        claimed = self._release(delivery_tag)
+        if claimed is not None:
+            try:
+                os.unlink(claimed)
+            except FileNotFoundError:
+                pass
+
+    def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        """Reject a message: back to the queue, or deleted."""
+        super().basic_reject(delivery_tag, requeue=requeue)
+        claimed = self._release(delivery_tag)
+        if claimed is not None and not requeue:
+            try:
+                os.unlink(claimed)
+            except FileNotFoundError:
+                pass
+
+    def _restore(self, message: Any) -> None:
+        """Move a claimed message back to the queue instead of copying it."""
+        claimed = self._release(message.delivery_tag)
+        if claimed is None:
+            # Already acknowledged, or put back: a copy would run it twice.
+            return
+        try:
+            os.replace(claimed, os.path.join(self.data_folder_in, Path(claimed).name))
+        except FileNotFoundError:
+            pass  # already acknowledged by another thread
+
+    def _set_aside(self, path: str, name: str, error: object) -> None:
         destination = os.path.join(
             self._folder("unreadable_folder", "unreadable"), name
         )
         try:
-            os.replace(claimed, destination)
+            os.replace(path, destination)
         except OSError:
-            destination = claimed
+            destination = path
         logger.error(
-            "Unreadable broker message %s kept at %s: %s", name, destination, error
+            "Broker message %s not run, kept at %s: %s", name, destination, error
         )
 
 
@@ -384,3 +535,9 @@ class Transport(filesystem.Transport):
     """The embedded broker's transport (see :class:`Channel`)."""
 
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> Dict[str, Any]:
+        # Folders, not a host: with kombu's default "localhost" every
+        # connection logged "No hostname was supplied" in the worker logs.
+        return {"port": self.default_port}

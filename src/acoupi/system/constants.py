@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     beat_script_path: Path = _derived("bin", "acoupi-beat.sh")
     acoupi_service_file: str = "acoupi.service"
     acoupi_beat_service_file: str = "acoupi-beat.service"
+    acoupi_dashboard_service_file: str = "acoupi-dashboard.service"
     celery_pool_type: PoolType = "threads"
 
     @model_validator(mode="after")
@@ -142,6 +143,11 @@ class CeleryConfig(BaseModel):
 
     task_soft_time_limit: int = 30
     """Seconds before a task is asked to stop."""
+
+    beat_max_loop_interval: int = Field(default=1, gt=0)
+    """Longest sleep of Celery beat between schedule checks, in seconds (as
+    acoupi 0.8): clock-aligned schedules (``acoupi.tasks.aligned_schedule``)
+    then fire within a second of their slot."""
 
     task_time_limit: int = 60
     """Seconds before a task is killed."""

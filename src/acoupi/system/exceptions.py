@@ -11,10 +11,14 @@ __all__ = [
     "CeleryUnavailableError",
     "ConfigurationError",
     "DeploymentError",
+    "DeviceConfigurationError",
     "DeviceError",
     "DeviceUnavailableError",
     "HealthCheckError",
     "InvalidProgramError",
+    "MessageSendError",
+    "MessageStoreError",
+    "MetadataStoreError",
     "NotConfiguredError",
     "ParameterError",
     "ProgramNotFoundError",
@@ -68,18 +72,6 @@ class HealthCheckError(AcoupiError):
         super().__init__(message, help)
 
 
-class DeviceError(AcoupiError):
-    """An audio device or backend failed (acoupi 0.8)."""
-
-
-class DeviceUnavailableError(DeviceError):
-    """An audio device or the tool to record from it is missing."""
-
-
-class RecordingError(DeviceError):
-    """A recording could not be made."""
-
-
 class DeploymentError(AcoupiError):
     """A deployment could not be started, read or ended."""
 
@@ -117,7 +109,7 @@ class NotConfiguredError(AcoupiError):
     """acoupi has not been set up in this home."""
 
     def __init__(
-        self, message: str = "Acoupi is not setup.", help: Optional[str] = None
+        self, message: str = "Acoupi is not set up.", help: Optional[str] = None
     ):
         super().__init__(message, help or "Run `acoupi setup` first.")
 
@@ -128,3 +120,38 @@ class ServiceError(AcoupiError):
 
 class CeleryUnavailableError(AcoupiError):
     """Celery or its broker cannot be reached."""
+
+
+# Errors of components (acoupi 0.8). Each takes a message and an optional
+# ``help``, like every AcoupiError, so the command line can show both.
+
+
+class DeviceError(AcoupiError):
+    """An operation on a device (microphone, audio backend) failed."""
+
+
+class DeviceUnavailableError(DeviceError):
+    """A device or audio backend is missing or busy."""
+
+
+class DeviceConfigurationError(DeviceError):
+    """A device does not support the requested settings."""
+
+
+class RecordingError(DeviceError):
+    """A recording could not be made."""
+
+
+class MessageSendError(AcoupiError):
+    """A message could not be handed to the network (a local failure).
+
+    The send-messages task records it as a FAILED attempt and moves on.
+    """
+
+
+class MessageStoreError(AcoupiError):
+    """The message store (outbox) is unusable or inconsistent."""
+
+
+class MetadataStoreError(AcoupiError):
+    """The metadata store (recordings, detections) is unusable or inconsistent."""

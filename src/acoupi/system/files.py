@@ -11,6 +11,7 @@ import filecmp
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "get_temp_file_id",
     "get_temp_files",
     "get_temp_files_paths",
+    "is_own_wav",
     "move_recording",
 ]
 
@@ -92,13 +94,34 @@ def get_temp_dir(in_memory: bool = True) -> Path:
     return home_tmp
 
 
-def get_temp_files(path: Path = TEMP_PATH) -> List[Path]:
-    """Return the temporary recordings (``*.wav`` files) in ``path``.
+def is_own_wav(path: Path) -> bool:
+    """Return whether ``path`` is a WAV file (any case) this user owns.
 
-    Sorted by name so that callers process them in a stable order. A
-    missing directory has no recordings.
+    The temporary folder may be shared (``/run/shm``): a file another user
+    put there is not a recording of ours, and is never registered or filed.
+    Hidden files (partial writes) do not count.
     """
-    return sorted(p for p in Path(path).glob("*.wav") if p.is_file())
+    if path.name.startswith(".") or path.suffix.lower() != ".wav":
+        return False
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+
+
+def get_temp_files(path: Path = TEMP_PATH) -> List[Path]:
+    """Return the temporary recordings in ``path``: WAV files this user owns.
+
+    ``.wav`` in any case counts (an upper-case ``.WAV`` used to be registered
+    by recovery but never filed). Sorted by name so that callers process
+    them in a stable order. A missing directory has no recordings.
+    """
+    try:
+        entries = list(Path(path).iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if is_own_wav(p))
 
 
 def get_temp_files_paths(path: Union[Path, str]) -> str:

@@ -26,6 +26,8 @@ def setup_program(
     program_name: str,
     args: Optional[Sequence[str]] = None,
     prompt: bool = False,
+    *,
+    extra_options: Sequence[str] = (),
 ) -> None:
     """Set up ``program_name`` in the acoupi home.
 
@@ -45,25 +47,39 @@ def setup_program(
         the program config and the Celery config.
     prompt
         Ask for program config values that are not given in ``args``.
+    extra_options
+        Options the caller itself reads from ``args`` (without ``--``);
+        they are not configuration fields but are not unknown either.
 
     Raises
     ------
     ProgramNotFoundError, InvalidProgramError
         If the program cannot be loaded.
     ParameterError
-        If a config value is invalid.
+        If a config value is invalid, or an option in ``args`` names no
+        configuration field (``UnknownOptionError``, with suggestions).
+    ConfigurationError
+        If the configuration cannot work (see ``acoupi.system.config.checks``);
+        warnings are issued as ``ConfigWarning``.
     """
     from acoupi.system.config import parse_config_from_args, write_config
+    from acoupi.system.config.checks import check_config
+    from acoupi.system.config.options import check_known_options
     from acoupi.system.scripts import get_celery_bin, write_scripts
 
     args = list(args or [])
     program_class = programs.load_program_class(program_name)
     schema = getattr(program_class, "config_schema", None)
+    # Before any prompt: a misspelt option must not cost the answers.
+    schemas = [CeleryConfig] if schema is None else [schema, CeleryConfig]
+    check_known_options(args, schemas, extra=extra_options)
     program_config = (
         parse_config_from_args(schema, args, prompt=prompt)
         if schema is not None
         else None
     )
+    if program_config is not None:
+        check_config(program_config, probe_device=True)
     celery_config = parse_config_from_args(CeleryConfig, args, prompt=False)
     worker_config = program_class.get_worker_config()
     celery_bin = get_celery_bin()
@@ -171,17 +187,29 @@ def _undo_services(settings: Settings) -> None:
             logger.warning("Could not undo %s", step.__name__, exc_info=True)
 
 
-def stop_program(settings: Settings) -> Deployment:
-    """Stop the services and end the current deployment.
+FOREGROUND_STOP_TIMEOUT = 120.0
+"""Seconds a foreground run gets to stop its workers and end its deployment."""
 
-    Without a systemd user session the services cannot be (and are not)
-    running, so the deployment is still ended and the program's ``on_end``
-    still runs.
+
+def stop_program(
+    settings: Settings, foreground_timeout: float = FOREGROUND_STOP_TIMEOUT
+) -> Deployment:
+    """Stop whatever runs the deployment, then end it.
+
+    A foreground run (``acoupi run``) is asked to stop: it stops its
+    workers, then ends the deployment and prints its summary in its own
+    terminal. Otherwise the systemd services are stopped and disabled, the
+    deployment ended and the program's ``on_end`` run. Without a systemd
+    user session the services cannot be (and are not) running, so the
+    deployment is still ended. Workers always stop before the deployment
+    ends: no recording is stored under an ended deployment.
 
     Parameters
     ----------
     settings
         The acoupi settings.
+    foreground_timeout
+        Seconds to wait for a foreground run to finish.
 
     Returns
     -------
@@ -192,7 +220,26 @@ def stop_program(settings: Settings) -> Deployment:
     ------
     DeploymentError
         If no deployment is running (the services are stopped anyway).
+    ForegroundRunError
+        If a foreground run did not stop in time or cannot be signalled;
+        the deployment is then left running.
     """
+    from acoupi.system import foreground_runs
+
+    run = foreground_runs.find_run(settings)
+    if run is not None:
+        foreground_runs.request_stop(settings, run)
+        if not foreground_runs.wait_for_exit(run, foreground_timeout):
+            raise foreground_runs.ForegroundRunError(
+                f"The foreground run (pid {run.pid}) did not stop within "
+                f"{foreground_timeout:.0f} s; the deployment is still running.",
+                help="Look at its terminal, or stop it with Ctrl-C there or "
+                f"`kill {run.pid}`, then run `acoupi deployment stop` again.",
+            )
+        ended = deployments.load_deployment_from_file(settings.deployment_file)
+        if ended.ended_on is not None:
+            return ended
+        # The run died before ending it: end it here, as for services.
     try:
         if services.has_systemd_user_session():
             services.stop_services(settings)

@@ -189,12 +189,12 @@ def read_program_name(settings: Settings) -> str:
         name = settings.program_name_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         raise NotConfiguredError(
-            f"Acoupi is not setup: {settings.program_name_file} is missing.",
+            f"Acoupi is not set up: {settings.program_name_file} is missing.",
             help=_SETUP_HELP,
         ) from None
     if not name:
         raise NotConfiguredError(
-            f"Acoupi is not setup: {settings.program_name_file} is empty.",
+            f"Acoupi is not set up: {settings.program_name_file} is empty.",
             help=_SETUP_HELP,
         )
     return name
@@ -226,7 +226,7 @@ def _load_file_config(path: Path, schema: Type[M]) -> M:
         return load_config(path, schema)
     except FileNotFoundError:
         raise NotConfiguredError(
-            f"Acoupi is not setup: {path} is missing.", help=_SETUP_HELP
+            f"Acoupi is not set up: {path} is missing.", help=_SETUP_HELP
         ) from None
 
 
@@ -234,11 +234,13 @@ def _create_celery_app(celery_config: CeleryConfig, settings: Settings) -> "Cele
     from celery import Celery
 
     from acoupi.system.broker import celery_conf_for
+    from acoupi.system.liveness import add_heartbeat_step
 
     # No main name: tasks are registered with explicit names, so their
     # Celery names are exactly the function names.
     app = Celery()
     app.config_from_object(celery_conf_for(celery_config, settings))
+    add_heartbeat_step(app, Path(settings.run_dir))
     return app
 
 

@@ -26,6 +26,7 @@ from acoupi.system.exceptions import ServiceError
 
 __all__ = [
     "ServiceStatus",
+    "dashboard_enabled",
     "disable_services",
     "enable_services",
     "ensure_linger",
@@ -177,8 +178,19 @@ def _unit_dir(path: Optional[Path]) -> Path:
     return Path(path) if path is not None else get_user_unit_dir()
 
 
+def dashboard_enabled(settings: Settings) -> bool:
+    """Whether the dashboard runs as a third unit (``acoupi dashboard enable``)."""
+    from acoupi.system.dashboard_settings import config_path, load_config
+
+    if not config_path(settings).is_file():
+        return False
+    return load_config(settings).enabled
+
+
 def _unit_names(settings: Settings) -> List[str]:
     names = [settings.acoupi_service_file, settings.acoupi_beat_service_file]
+    if dashboard_enabled(settings):
+        names.append(settings.acoupi_dashboard_service_file)
     for name in names:
         if not _UNIT_NAME.match(name):
             raise ServiceError(
@@ -227,7 +239,7 @@ def _render_units(settings: Settings) -> dict[str, str]:
     # Imported here: status checks must not pay for loading jinja2.
     from acoupi.system.templates import render_template
 
-    acoupi_unit, beat_unit = _unit_names(settings)
+    acoupi_unit, beat_unit, *dashboard_unit = _unit_names(settings)
     common = {
         "environment_file": settings.env_file.absolute(),
         "working_directory": settings.home.absolute(),
@@ -235,7 +247,7 @@ def _render_units(settings: Settings) -> dict[str, str]:
         **UNIT_OPTIONS,
     }
     try:
-        return {
+        units = {
             acoupi_unit: render_template(
                 "acoupi.service.jinja2",
                 python=Path(sys.executable).absolute(),
@@ -251,6 +263,14 @@ def _render_units(settings: Settings) -> dict[str, str]:
                 **common,
             ),
         }
+        for name in dashboard_unit:
+            units[name] = render_template(
+                "acoupi_dashboard.service.jinja2",
+                python=Path(sys.executable).absolute(),
+                acoupi_service=acoupi_unit,
+                **common,
+            )
+        return units
     except ValueError as error:
         raise ServiceError(
             f"Cannot write the systemd units: {error}",
@@ -283,7 +303,11 @@ def install_services(settings: Settings, path: Optional[Path] = None) -> None:
 def uninstall_services(settings: Settings, path: Optional[Path] = None) -> None:
     """Delete both unit files (missing ones are ignored) and reload systemd."""
     unit_dir = _unit_dir(path)
-    for name in (settings.acoupi_service_file, settings.acoupi_beat_service_file):
+    for name in (
+        settings.acoupi_service_file,
+        settings.acoupi_beat_service_file,
+        settings.acoupi_dashboard_service_file,
+    ):
         (unit_dir / name).unlink(missing_ok=True)
     _daemon_reload()
 
@@ -313,11 +337,9 @@ def _daemon_reload() -> None:
 
 
 def services_are_installed(settings: Settings, path: Optional[Path] = None) -> bool:
-    """Return whether both unit files exist."""
+    """Return whether every unit file (two, three with the dashboard) exists."""
     unit_dir = _unit_dir(path)
-    return (unit_dir / settings.acoupi_service_file).exists() and (
-        unit_dir / settings.acoupi_beat_service_file
-    ).exists()
+    return all((unit_dir / name).exists() for name in _unit_names(settings))
 
 
 def _run_verb(

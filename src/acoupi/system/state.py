@@ -5,19 +5,30 @@ Every part fails soft: a part that cannot be determined is reported as
 status`` always answers. The parts are gathered in parallel because the
 slow ones (pinging workers, loading the program) do not depend on each
 other.
+
+Besides the parts of upstream's status (services, Celery, program,
+deployment) it says how acoupi runs (services or foreground), when the next
+recording is due or why none is (:mod:`acoupi.system.outlook`), what was
+done today (:mod:`acoupi.system.activity`) and the free disk space of each
+storage folder (:mod:`acoupi.system.disk`). These extra fields are optional
+so a status built by other code stays valid.
 """
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from acoupi.data import Deployment
+from acoupi.system.activity import Activity
 from acoupi.system.celery import CeleryState, CeleryStatus, get_celery_status
 from acoupi.system.constants import Settings
 from acoupi.system.deployments import get_current_deployment
+from acoupi.system.disk import DiskUsage
+from acoupi.system.outlook import ScheduleOutlook
 from acoupi.system.programs import ProgramState, check_program, load_program
 from acoupi.system.services import (
     ServiceStatus,
@@ -25,7 +36,14 @@ from acoupi.system.services import (
     get_acoupi_service_status,
 )
 
-__all__ = ["AcoupiStatus", "ServicesStatus", "get_status", "is_configured"]
+__all__ = [
+    "AcoupiStatus",
+    "RunMode",
+    "Running",
+    "ServicesStatus",
+    "get_status",
+    "is_configured",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +55,33 @@ class ServicesStatus(BaseModel):
     beat: ServiceStatus
 
 
+class RunMode(str, Enum):
+    """How the workers of this installation run."""
+
+    SERVICES = "services"
+    """Under the systemd user services (``acoupi deployment start``)."""
+
+    FOREGROUND = "foreground"
+    """As children of ``acoupi run`` (or ``deployment start --foreground``)."""
+
+    DETACHED = "detached"
+    """Workers run without services nor a foreground run watching them."""
+
+    STOPPED = "stopped"
+    """No worker or scheduler of this installation runs."""
+
+
+class Running(BaseModel):
+    """How acoupi runs, with the processes found."""
+
+    mode: RunMode
+    pid: Optional[int] = None
+    """The ``acoupi run`` process in foreground mode."""
+
+    processes: Dict[str, int] = Field(default_factory=dict)
+    """Live workers and scheduler by name (``beat`` is the scheduler)."""
+
+
 class AcoupiStatus(BaseModel):
     """State of the whole acoupi system."""
 
@@ -46,6 +91,21 @@ class AcoupiStatus(BaseModel):
     deployment: Optional[Deployment]
     backlog: Optional[int] = None
     """Recordings waiting for detection; None when unknown."""
+    pending: Optional[str] = None
+    """Recordings written but not yet filed, wherever they wait, and the age
+    of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
+
+    running: Optional[Running] = None
+    """Services, foreground or stopped; None when unknown."""
+
+    outlook: Optional[ScheduleOutlook] = None
+    """Next recording or why none is due; None when the program did not load."""
+
+    activity: Optional[Activity] = None
+    """Today's recordings, detections and pending messages."""
+
+    disk: List[DiskUsage] = Field(default_factory=list)
+    """Free space of each storage folder (and of the acoupi home)."""
 
 
 def is_configured(settings: Settings) -> bool:
@@ -92,15 +152,23 @@ def _celery_status(settings: Settings) -> CeleryStatus:
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
 
-def _program_state(settings: Settings) -> tuple[ProgramState, Optional[int]]:
-    """Check the program and measure its detection backlog (one load)."""
+def _load(settings: Settings) -> Optional[Any]:
+    """The loaded program, or None when it cannot be loaded."""
     if not is_configured(settings):
-        return ProgramState.ERROR, None
+        return None
     try:
-        program = load_program(settings)
+        return load_program(settings)
     except Exception:  # loading the program may fail any way
         logger.debug("Could not load the program", exc_info=True)
-        return ProgramState.ERROR, None
+        return None
+
+
+def _program_state(
+    program: Optional[Any],
+) -> tuple[ProgramState, Optional[int], Optional[str]]:
+    """Check the program, measure its detection backlog and its pending files."""
+    if program is None:
+        return ProgramState.ERROR, None, None
     state = check_program(program)
     try:
         from acoupi.runtime.backlog import get_backlog
@@ -109,7 +177,64 @@ def _program_state(settings: Settings) -> tuple[ProgramState, Optional[int]]:
     except Exception:  # broker down: the backlog is unknown, not zero
         logger.debug("Could not measure the backlog", exc_info=True)
         backlog = None
-    return state, backlog
+    from acoupi.runtime.pending import pending_recordings
+
+    pending = pending_recordings(program)
+    return state, backlog, None if pending is None else pending.describe()
+
+
+def _running(settings: Settings, services: ServicesStatus) -> Running:
+    from acoupi.system.liveness import supervisor_of
+    from acoupi.system.pidfiles import owned_processes
+
+    processes = owned_processes(Path(settings.run_dir))
+    if services.acoupi == ServiceStatus.ACTIVE:
+        return Running(mode=RunMode.SERVICES, processes=processes)
+    if not processes:
+        return Running(mode=RunMode.STOPPED)
+    for pid in processes.values():
+        supervisor = supervisor_of(pid)
+        if supervisor is not None:
+            return Running(mode=RunMode.FOREGROUND, pid=supervisor, processes=processes)
+    return Running(mode=RunMode.DETACHED, processes=processes)
+
+
+def _program_part(
+    settings: Settings, deployment: Optional[Deployment]
+) -> tuple[
+    ProgramState,
+    Optional[int],
+    Optional[str],
+    Optional[ScheduleOutlook],
+    Optional[Activity],
+    List[DiskUsage],
+]:
+    """Everything that needs the loaded program (it is loaded once)."""
+    from acoupi.system.activity import read_activity
+    from acoupi.system.disk import disk_usage, storage_folders
+    from acoupi.system.outlook import program_timezone, schedule_outlook
+
+    program = _load(settings)
+    state, backlog, pending = _program_state(program)
+    folders = [Path(settings.home)]
+    if program is None:
+        return state, backlog, pending, None, None, disk_usage(folders)
+    activity: Optional[Activity] = None
+    outlook: Optional[ScheduleOutlook] = None
+    try:
+        activity = read_activity(program, program_timezone(program))
+    except Exception:  # a status report must not raise
+        logger.debug("Could not read today's activity", exc_info=True)
+    try:
+        outlook = schedule_outlook(
+            program,
+            deployment,
+            last_recording=activity.last_recording if activity else None,
+        )
+    except Exception:  # a condition may fail any way
+        logger.debug("Could not work out the schedule", exc_info=True)
+    folders.extend(storage_folders(program))
+    return state, backlog, pending, outlook, activity, disk_usage(folders)
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -140,15 +265,27 @@ def get_status(settings: Settings) -> AcoupiStatus:
     # 'Celery'"). Import it here, before the threads start.
     import celery  # noqa: F401
 
+    deployment = _deployment(settings)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="acoupi-status") as pool:
         celery = pool.submit(_celery_status, settings)
-        program = pool.submit(_program_state, settings)
+        program = pool.submit(_program_part, settings, deployment)
         services = pool.submit(_services_status, settings)
-        program_state, backlog = program.result()
+        program_state, backlog, pending, outlook, activity, disk = program.result()
+        services_status = services.result()
+        try:
+            running: Optional[Running] = _running(settings, services_status)
+        except Exception:  # a status report must not raise
+            logger.debug("Could not tell how acoupi runs", exc_info=True)
+            running = None
         return AcoupiStatus(
-            services=services.result(),
+            services=services_status,
             celery=celery.result(),
             program=program_state,
-            deployment=_deployment(settings),
+            deployment=deployment,
             backlog=backlog,
+            running=running,
+            outlook=outlook,
+            activity=activity,
+            disk=disk,
+            pending=pending,
         )

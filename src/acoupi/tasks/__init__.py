@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from acoupi._lazy import lazy_exports
 
 _SUBMODULE_OF = {
+    "aligned_schedule": "schedules",
     "generate_detection_task": "detection",
     "generate_file_management_task": "management",
     "generate_heartbeat_task": "heartbeat",
@@ -17,6 +18,7 @@ _SUBMODULE_OF = {
 }
 
 __all__ = [
+    "aligned_schedule",
     "generate_detection_task",
     "generate_file_management_task",
     "generate_heartbeat_task",
@@ -33,4 +35,5 @@ if TYPE_CHECKING:
     from acoupi.tasks.management import generate_file_management_task
     from acoupi.tasks.messaging import generate_send_messages_task
     from acoupi.tasks.recording import generate_recording_task
+    from acoupi.tasks.schedules import aligned_schedule
     from acoupi.tasks.summary import generate_summariser_task

@@ -13,6 +13,8 @@ from typing import Callable, List, Optional
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.message_lists import as_messages
+from acoupi.components.sqlite_errors import DatabaseFileError
 
 __all__ = ["generate_detection_task", "message_id", "model_output_id"]
 
@@ -61,7 +63,8 @@ def generate_detection_task(
     processing_filters
         All must accept the recording for the model to run.
     message_factories
-        Each may build one message from the (cleaned) output.
+        Each may build one message, several (acoupi 0.8) or none from the
+        (cleaned) output.
 
     Returns
     -------
@@ -97,14 +100,21 @@ def generate_detection_task(
         )
 
         for index, factory in enumerate(factories):
-            message = factory.build_message(model_output)
-            if message is None:
-                continue
-            message = message.model_copy(
-                update={
-                    "id": message_id(model_output.id, index, type(factory).__qualname__)
-                }
-            )
-            message_store.store_message(message)
+            name = type(factory).__qualname__
+            built = as_messages(factory.build_message(model_output))
+            for position, message in enumerate(built):
+                # The first keeps the id of 0.3's single message.
+                key = name if position == 0 else f"{name}/{position}"
+                message = message.model_copy(
+                    update={"id": message_id(model_output.id, index, key)}
+                )
+                try:
+                    message_store.store_message(message)
+                except DatabaseFileError as error:
+                    # The output is stored; a broken outbox must not fail (and
+                    # retry) the detection, nor stop recording.
+                    logger.error(
+                        "Message %s not stored: %s", message.id, error.explain()
+                    )
 
     return detection_task

@@ -1,7 +1,7 @@
 """The heartbeat task: tell the server that the device is alive."""
 
 import logging
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +11,7 @@ from acoupi.components import types
 from acoupi.tasks.messaging import close_messengers, send_with
 from acoupi.timeutil import UTCDateTime, now_utc
 
-__all__ = ["Heartbeat", "generate_heartbeat_task"]
+__all__ = ["Heartbeat", "HeartbeatSerializer", "MetricFn", "generate_heartbeat_task"]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -31,6 +31,23 @@ class Heartbeat(BaseModel):
     acoupi_version: str = acoupi.__version__
     detection_backlog: Optional[int] = None
     """Recordings waiting for detection, when the program measures it."""
+    metrics: List[data.Metric] = Field(
+        default_factory=list, exclude_if=lambda metrics: not metrics
+    )
+    """Measurements taken when the heartbeat was built (acoupi 0.8); left
+    out of the JSON when there are none."""
+
+
+MetricFn = Callable[[], data.Metric]
+"""Takes one measurement, e.g. ``acoupi.devices.metrics.get_free_memory``."""
+
+HeartbeatSerializer = Callable[[Heartbeat], Union[str, bytes]]
+"""Turns a heartbeat into message content (JSON text by default)."""
+
+
+def heartbeat_to_json(heartbeat: Heartbeat) -> str:
+    """Return the heartbeat as JSON text (the default serializer)."""
+    return heartbeat.model_dump_json()
 
 
 def generate_heartbeat_task(
@@ -38,6 +55,8 @@ def generate_heartbeat_task(
     logger: logging.Logger = logger,
     message_store: Optional[types.MessageStore] = None,
     backlog: Optional[Callable[[], Optional[int]]] = None,
+    metrics: Optional[List[MetricFn]] = None,
+    serializer: HeartbeatSerializer = heartbeat_to_json,
 ) -> Callable[[], None]:
     """Build the task that sends a heartbeat through every messenger.
 
@@ -56,6 +75,14 @@ def generate_heartbeat_task(
     backlog
         Optional function returning how many recordings wait for detection;
         reported so a lagging model is visible remotely.
+    metrics
+        Functions measuring the device when each heartbeat is built (see
+        :mod:`acoupi.devices.metrics`; bind arguments with
+        ``functools.partial``). A function that fails is logged and left
+        out; the heartbeat still goes.
+    serializer
+        Turns the :class:`Heartbeat` into the message content (``str`` or
+        ``bytes``); JSON text by default.
 
     Returns
     -------
@@ -79,11 +106,15 @@ def generate_heartbeat_task(
                 device_id=devices.get_device_id(),
                 sent_on=now,
                 detection_backlog=_measure(backlog, logger),
+                metrics=_collect(metrics or [], logger),
             )
+            content = serializer(heartbeat)
         except Exception:
             logger.exception("Could not build the heartbeat.")
             return
-        message = data.Message(content=heartbeat.model_dump_json(), created_on=now)
+        message = data.Message(
+            content=content, created_on=now, message_type=data.MessageType.HEARTBEAT
+        )
 
         if message_store is not None:
             try:
@@ -122,3 +153,13 @@ def _measure(
     except Exception:  # a heartbeat must go out even when the broker is down
         logger.warning("Could not measure the detection backlog.", exc_info=True)
         return None
+
+
+def _collect(metrics: List[MetricFn], logger: logging.Logger) -> List[data.Metric]:
+    measured: List[data.Metric] = []
+    for metric in metrics:
+        try:
+            measured.append(metric())
+        except Exception:  # one broken sensor must not silence the device
+            logger.warning("Could not measure metric %r.", metric, exc_info=True)
+    return measured

@@ -1,8 +1,11 @@
 """The file management task: keep or delete temporary recordings.
 
-Recordings wait in the temporary folder until every required model has
-processed them. Then the saving filters decide whether to keep each one,
-and the first saving manager that accepts it chooses where it goes.
+Recordings wait in the temporary folder until every management condition
+accepts them (by default: every required model has processed them, see
+:class:`ProcessedByRequiredModels`). Then the saving filters decide whether
+to keep each one, and the first saving manager that accepts it chooses where
+it goes. Conditions only see which models ran (``ModelOutputInfo``); full
+outputs are loaded only for the recordings that are ready.
 
 Recordings must never vanish by accident, so:
 
@@ -30,7 +33,7 @@ move keeps a stored path to a file that was never written.
 import filecmp
 import logging
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from acoupi import data
 from acoupi.components import types
@@ -42,10 +45,46 @@ from acoupi.system.files import (
     move_recording,
 )
 
-__all__ = ["generate_file_management_task"]
+__all__ = [
+    "ProcessedByRequiredModels",
+    "RecordingManagementCondition",
+    "generate_file_management_task",
+    "manage_recording",
+]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
+
+RecordingManagementCondition = Callable[
+    [data.Recording, Sequence[data.ModelOutputInfo]], bool
+]
+"""Decides whether a recording is ready to be kept or deleted now; False
+leaves it in the temporary folder until the next run."""
+
+
+class ProcessedByRequiredModels:
+    """Ready once every named model has an output for the recording.
+
+    Parameters
+    ----------
+    required_model_names
+        Names (``ModelOutput.name_model``) of the models that must have run.
+    """
+
+    def __init__(self, required_model_names: Sequence[str]):
+        self.required_model_names = set(required_model_names)
+
+    def __call__(
+        self,
+        recording: data.Recording,
+        model_outputs: Sequence[data.ModelOutputInfo],
+    ) -> bool:
+        """Return True when no required model is missing."""
+        done = {output.name_model for output in model_outputs}
+        return self.required_model_names <= done
+
+    def __repr__(self) -> str:
+        return f"ProcessedByRequiredModels({sorted(self.required_model_names)!r})"
 
 
 def _same_content(first: Path, second: Path) -> bool:
@@ -73,13 +112,25 @@ class _FileManager:
         file_managers: Sequence[types.RecordingSavingManager],
         logger: logging.Logger,
         file_filters: Sequence[types.RecordingSavingFilter],
-        required_models: Sequence[str],
+        conditions: Sequence[RecordingManagementCondition] = (),
     ):
         self.store = store
         self.file_managers = file_managers
         self.logger = logger
         self.file_filters = file_filters
-        self.required_models = required_models
+        self.conditions = conditions
+
+    def ready(
+        self, recording: data.Recording, infos: Sequence[data.ModelOutputInfo]
+    ) -> bool:
+        """Whether every management condition accepts the recording now."""
+        for condition in self.conditions:
+            if not condition(recording, infos):
+                self.logger.debug(
+                    "Recording %s waits: %r is not met.", recording.id, condition
+                )
+                return False
+        return True
 
     # Recovery ---------------------------------------------------------------
 
@@ -147,14 +198,6 @@ class _FileManager:
             self.logger.error("Recording %s has no path; skipped.", recording.id)
             return
         source = Path(recording.path)
-
-        done = {output.name_model for output in outputs}
-        missing = [name for name in self.required_models if name not in done]
-        if missing:
-            self.logger.debug(
-                "Recording %s waits for models %s.", recording.id, missing
-            )
-            return
 
         if self.file_filters and not any(
             f.should_save_recording(recording, model_outputs=outputs)
@@ -273,6 +316,31 @@ def _annotate(path: Path, outputs: List[data.ModelOutput], log: logging.Logger) 
         log.warning("Could not add detections to %s's metadata: %s", path, error)
 
 
+def manage_recording(
+    recording: data.Recording,
+    model_outputs: List[data.ModelOutput],
+    store: types.Store,
+    file_managers: List[types.RecordingSavingManager],
+    logger: logging.Logger = logger,
+    file_filters: Optional[List[types.RecordingSavingFilter]] = None,
+) -> None:
+    """Keep, file or delete one temporary recording now (acoupi 0.8).
+
+    What the file management task does for each ready recording: delete it
+    if the filters reject it or every manager declines it, else file it
+    where the first accepting manager says, crash-safely. Conditions are not
+    checked here.
+
+    Raises
+    ------
+    Exception
+        Whatever a filter, manager or the disk raised; the file then stays
+        where it is.
+    """
+    run = _FileManager(store, list(file_managers), logger, list(file_filters or []))
+    run.manage(recording, model_outputs)
+
+
 def generate_file_management_task(
     store: types.Store,
     file_managers: List[types.RecordingSavingManager],
@@ -280,6 +348,7 @@ def generate_file_management_task(
     file_filters: Optional[List[types.RecordingSavingFilter]] = None,
     required_models: Optional[List[str]] = None,
     tmp_path: Path = TEMP_PATH,
+    management_conditions: Optional[List[RecordingManagementCondition]] = None,
 ) -> Callable[[], None]:
     """Build the ``file_management_task``.
 
@@ -295,9 +364,14 @@ def generate_file_management_task(
         Keep a recording when at least one says so; none means keep all.
     required_models
         Names of the models whose output must be stored before a recording
-        is managed; until then it stays in the temporary folder.
+        is managed; until then it stays in the temporary folder. Shorthand
+        for a :class:`ProcessedByRequiredModels` condition, checked first.
     tmp_path
         The temporary folder.
+    management_conditions
+        More conditions (acoupi 0.8), each called with the recording and
+        the ``ModelOutputInfo`` of its outputs; all must return True for it
+        to be managed. One that raises is logged and the recording waits.
 
     Returns
     -------
@@ -306,28 +380,39 @@ def generate_file_management_task(
     """
     managers = list(file_managers)
     filters = list(file_filters or [])
-    required = list(required_models or [])
+    conditions: List[RecordingManagementCondition] = list(management_conditions or [])
+    if required_models:
+        conditions.insert(0, ProcessedByRequiredModels(required_models))
 
     def file_management_task() -> None:
-        run = _FileManager(store, managers, logger, filters, required)
+        run = _FileManager(store, managers, logger, filters, conditions)
         paths = get_temp_files(tmp_path)
         if not paths:
             return
-        known = store.get_recordings_by_path(paths)
+        known = store.get_recordings_info_by_path(paths)
         known_paths = {str(recording.path) for recording, _ in known}
         for path in paths:
             if str(path) not in known_paths:
                 _guarded(logger, run.recover, path)
-        for recording, outputs in known:
-            _guarded(logger, run.manage, recording, outputs)
+        ready = [
+            recording
+            for recording, infos in known
+            if _guarded(logger, run.ready, recording, infos)
+        ]
+        if not ready:
+            return
+        outputs = store.get_recordings_model_outputs(ready)
+        for recording in ready:
+            _guarded(logger, run.manage, recording, outputs.get(recording.id, []))
 
     return file_management_task
 
 
-def _guarded(log: logging.Logger, step: Callable[..., None], *args: object) -> None:
+def _guarded(log: logging.Logger, step: Callable[..., Any], *args: object) -> Any:
     # One bad recording must not stop the others from being managed; the
-    # failed one stays where it is and is retried next run.
+    # failed one stays where it is and is retried next run (None: not ready).
     try:
-        step(*args)
+        return step(*args)
     except Exception:
         log.exception("File management of %s failed; will retry.", args[0])
+        return None

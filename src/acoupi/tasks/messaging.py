@@ -23,8 +23,10 @@ from uuid import UUID
 
 from acoupi import data
 from acoupi.components import types
+from acoupi.components.sqlite_errors import DatabaseFileError
 
 __all__ = [
+    "MAX_DEBUG_CONTENT_LENGTH",
     "Backoff",
     "close_messengers",
     "generate_send_messages_task",
@@ -33,6 +35,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
+
+MAX_DEBUG_CONTENT_LENGTH = 200
+"""Characters (or bytes) of a message shown in debug logs."""
 
 
 class Backoff:
@@ -99,18 +104,25 @@ def _accepts_limit(message_store: types.MessageStore) -> bool:
         parameters = inspect.signature(message_store.get_unsent_messages).parameters
     except (TypeError, ValueError):
         return False
-    return "limit" in parameters
+    return "limit" in parameters and "order" in parameters
 
 
 def _fetch_unsent(
-    message_store: types.MessageStore, limit: int, accepts_limit: bool
+    message_store: types.MessageStore,
+    limit: int,
+    accepts_limit: bool,
+    order: types.MessageOrder = "oldest_first",
 ) -> List[data.Message]:
-    """Return up to ``limit`` unsent messages, oldest first."""
+    """Return up to ``limit`` unsent messages, in ``order``."""
     if accepts_limit:
-        # SqliteMessageStore: oldest first, bounded in SQL.
-        return list(message_store.get_unsent_messages(limit=limit))  # type: ignore[call-arg]
+        # SqliteMessageStore and 0.8 stores: ordered and bounded in SQL.
+        return list(message_store.get_unsent_messages(limit=limit, order=order))
     # A store with the plain 0.3 interface: order is not promised.
-    messages = sorted(message_store.get_unsent_messages(), key=lambda m: m.created_on)
+    messages = sorted(
+        message_store.get_unsent_messages(),  # type: ignore[call-arg]
+        key=lambda m: m.created_on,
+        reverse=order == "newest_first",
+    )
     return messages[:limit]
 
 
@@ -154,6 +166,8 @@ def generate_send_messages_task(
     *,
     batch_size: int = 100,
     max_messages_per_run: int = 1000,
+    max_messages: Optional[int] = None,
+    order: types.MessageOrder = "oldest_first",
     backoff_base: float = 30.0,
     backoff_max: float = 3600.0,
     max_rejections: int = 5,
@@ -178,6 +192,11 @@ def generate_send_messages_task(
     max_messages_per_run
         Most messages one run tries to send; a large backlog drains over
         several runs instead of holding a worker for long.
+    max_messages
+        acoupi 0.8's name for ``max_messages_per_run``; when given, it wins.
+    order
+        ``"oldest_first"`` (default: the server sees events in order) or
+        ``"newest_first"`` (after an outage, fresh news first).
     backoff_base, backoff_max
         Delay after a messenger's first failure, and its upper bound, in
         seconds (see :class:`Backoff`).
@@ -203,8 +222,16 @@ def generate_send_messages_task(
     with several messengers a message counts as delivered once any of them
     acknowledged it.
     """
+    if max_messages is not None:
+        max_messages_per_run = max_messages
     if batch_size < 1 or max_messages_per_run < 1:
-        raise ValueError("batch_size and max_messages_per_run must be positive")
+        raise ValueError(
+            "batch_size and max_messages (max_messages_per_run) must be positive"
+        )
+    if order not in ("oldest_first", "newest_first"):
+        raise ValueError(
+            f"order must be 'oldest_first' or 'newest_first', got {order!r}"
+        )
     messengers = list(messengers or [])
     backoffs = [
         Backoff(backoff_base, backoff_max, clock=clock, rng=rng) for _ in messengers
@@ -238,6 +265,14 @@ def generate_send_messages_task(
         )
 
     def send_messages_task() -> None:
+        try:
+            send_messages()
+        except DatabaseFileError as error:
+            # One clear line naming the file and the fix, not a traceback
+            # repeated every run.
+            logger.error("Messages not sent: %s", error.explain())
+
+    def send_messages() -> None:
         if not messengers:
             logger.warning("No messengers configured: messages stay in the store.")
             return
@@ -260,7 +295,7 @@ def generate_send_messages_task(
                 batch = [
                     message
                     for message in _fetch_unsent(
-                        message_store, limit + len(parked), accepts_limit
+                        message_store, limit + len(parked), accepts_limit, order
                     )
                     if message.id not in parked and message.id not in attempted
                 ][:limit]
@@ -270,6 +305,11 @@ def generate_send_messages_task(
                     if out_of_time():
                         break
                     attempted.add(message.id)
+                    logger.debug(
+                        "Sending message %s: %r",
+                        message.id,
+                        message.content[:MAX_DEBUG_CONTENT_LENGTH],
+                    )
                     sent = False
                     for index in list(active):
                         response = send_with(messengers[index], message, logger)

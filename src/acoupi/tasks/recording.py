@@ -1,12 +1,14 @@
 """The recording task: record when the conditions allow, and store it."""
 
 import logging
-from typing import Callable, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
 
-from acoupi import data
+import acoupi
+from acoupi import data, devices
 from acoupi.components import types
 
-__all__ = ["generate_recording_task"]
+__all__ = ["add_guano_metadata", "generate_recording_task", "recording_guano"]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -52,3 +54,46 @@ def generate_recording_task(
         return recording
 
     return recording_task
+
+
+def recording_guano(recording: data.Recording) -> Dict[str, Any]:
+    """Return the GUANO fields describing a recording and its deployment."""
+    from acoupi.audio.guano import NAMESPACE
+
+    deployment = recording.deployment
+    fields: Dict[str, Any] = {
+        "Timestamp": recording.created_on,
+        "Samplerate": recording.samplerate,
+        "Length": round(recording.duration, 6),
+        "TE": getattr(recording, "time_expansion", 1),
+        "Make": "acoupi",
+        "Firmware Version": acoupi.__version__,
+        "Serial": devices.get_device_id(),
+        f"{NAMESPACE}|Deployment ID": deployment.id,
+        f"{NAMESPACE}|Deployment Name": deployment.name,
+    }
+    if deployment.latitude is not None and deployment.longitude is not None:
+        fields["Loc Position"] = (deployment.latitude, deployment.longitude)
+    return fields
+
+
+def add_guano_metadata(recording: data.Recording) -> None:
+    """Write the recording's GUANO metadata into its WAV file (acoupi 0.8).
+
+    acoupi's own recorders already do this while writing; this is for
+    recorders of plugins. Fields already in the file that are not
+    recording fields (detections, gaps) are kept; the file is rewritten
+    atomically.
+
+    Raises
+    ------
+    ValueError
+        If the recording has no path.
+    wave.Error
+        If the file is not a 16-bit PCM WAV.
+    """
+    from acoupi.audio.wav import update_guano
+
+    if recording.path is None:
+        raise ValueError(f"Recording {recording.id} has no file to annotate.")
+    update_guano(Path(recording.path), recording_guano(recording))

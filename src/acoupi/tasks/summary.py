@@ -4,6 +4,8 @@ import logging
 from typing import Callable, List, Optional
 
 from acoupi.components import types
+from acoupi.components.message_lists import as_messages
+from acoupi.components.sqlite_errors import DatabaseFileError
 from acoupi.components.timewindows import Clock
 from acoupi.timeutil import now_utc
 
@@ -36,7 +38,8 @@ def generate_summariser_task(
     -------
     Callable[[], None]
         The task. A summariser that fails is logged and skipped, so the
-        others still report; one returning None produces no message.
+        others still report. One returning None produces no message; one
+        returning a list (acoupi 0.8), one message per item.
     """
     summarisers = list(summarisers)
     get_now = clock or now_utc
@@ -45,15 +48,19 @@ def generate_summariser_task(
         now = get_now()
         for summariser in summarisers:
             try:
-                message = summariser.build_summary(now)
+                messages = as_messages(summariser.build_summary(now))
             except Exception:
                 logger.exception(
                     "Error building summary message with %s.",
                     type(summariser).__name__,
                 )
                 continue
-            if message is None:
-                continue
-            message_store.store_message(message)
+            for message in messages:
+                try:
+                    message_store.store_message(message)
+                except DatabaseFileError as error:
+                    logger.error(
+                        "Summary %s not stored: %s", message.id, error.explain()
+                    )
 
     return summary_task

@@ -286,6 +286,11 @@ class PARecorderConfig(BaseModel):
         return parse_microphone_config(args, prompt=prompt, prefix=prefix)
 
 
+def _or_default(value: Optional[int], default: int) -> int:
+    # Not ``value or default``: a given 0 must reach validation, not vanish.
+    return default if value is None else value
+
+
 MicrophoneConfig = PARecorderConfig
 """acoupi 0.3's name of :class:`PARecorderConfig`."""
 
@@ -385,14 +390,14 @@ def _parse_device_config(
         click.echo("Using the simulated microphone (a synthetic soundscape).")
         return MicrophoneConfig(
             device_name=SIMULATED_DEVICE,
-            samplerate=samplerate or 48_000,
-            audio_channels=audio_channels or 1,
+            samplerate=_or_default(samplerate, 48_000),
+            audio_channels=_or_default(audio_channels, 1),
         )
     name_option = f"--{_field_name(prefix, 'device_name')}"
     unchecked = MicrophoneConfig(
         device_name=device_name or "unknown",
-        samplerate=samplerate or 48_000,
-        audio_channels=audio_channels or 1,
+        samplerate=_or_default(samplerate, 48_000),
+        audio_channels=_or_default(audio_channels, 1),
     )
     try:
         host = audio.open_audio_host()
@@ -467,8 +472,8 @@ def _config_from_args(
         name = device_name
     return MicrophoneConfig(
         device_name=name,
-        samplerate=samplerate or 48_000,
-        audio_channels=audio_channels or 1,
+        samplerate=_or_default(samplerate, 48_000),
+        audio_channels=_or_default(audio_channels, 1),
     )
 
 
@@ -494,10 +499,12 @@ def _config_from_prompts(
         )
         return MicrophoneConfig(device_name=SIMULATED_DEVICE, samplerate=rate)
     device = by_index[int(index)]
+    # One channel by default: most microphones have one, and a sound card
+    # listing 32 inputs would otherwise record 32 channels on Enter.
     channels = click.prompt(
         "Number of audio channels",
         type=click.IntRange(1, device.max_input_channels),
-        default=device.max_input_channels,
+        default=1,
     )
     samplerate = int(device.default_samplerate)
     while True:

@@ -2,14 +2,16 @@
 
 import logging
 from typing import Optional, Union
-from urllib.parse import urlsplit, urlunsplit
 
 from celery.utils.log import get_task_logger
 from pydantic import SecretStr
 
+from acoupi.system.redact import redact_text, redact_url
+
 __all__ = [
     "MESSAGE_ID_PROPERTY",
     "default_logger",
+    "redact_text",
     "redact_url",
     "reveal",
     "snippet",
@@ -42,20 +44,6 @@ def reveal(value: Optional[SecretLike]) -> Optional[str]:
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     return value
-
-
-def redact_url(url: str) -> str:
-    """Drop any ``user:password@`` part of a URL before it is logged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def snippet(text: str, limit: int = 200) -> str:

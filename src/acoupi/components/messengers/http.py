@@ -20,10 +20,12 @@ from acoupi import data
 from acoupi.components import types
 from acoupi.components.messengers._common import (
     default_logger,
+    redact_text,
     redact_url,
     reveal,
     snippet,
 )
+from acoupi.components.messengers.deadline import deadline_transport, overall_deadline
 from acoupi.system.exceptions import HealthCheckError
 
 __all__ = ["HTTPConfig", "HTTPMessenger"]
@@ -45,6 +47,10 @@ _MAX_STORED_BODY = 10_000
 """Longest answer body kept in a response; a large page must not bloat the outbox."""
 
 _FORM_TYPE = "application/x-www-form-urlencoded"
+
+# httpx logs every request's full URL at INFO, and the workers log at INFO:
+# a token in the query string went to the worker log in clear.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class HTTPConfig(BaseModel):
@@ -90,7 +96,8 @@ class HTTPMessenger(types.Messenger):
         whose name looks sensitive (``Authorization``, ``*token*``,
         ``*key*``...), are kept masked and never logged.
     timeout
-        Seconds to wait for the connection and for the answer.
+        Seconds a request may take in total: connecting, sending and
+        receiving the whole answer (not per network read).
     content_type
         ``Content-Type`` (and default ``Accept``) of the requests. The body
         is always the message content as it is (JSON text is not
@@ -183,13 +190,16 @@ class HTTPMessenger(types.Messenger):
         content, form = self._body(message.content)
         url = redact_url(self.base_url)
         try:
-            response = self._http().post(
-                self.base_url,
-                content=content,
-                data=form,
-                params=self.base_params,
-                headers=headers,
-            )
+            # One deadline for connect, send and the whole answer: a server
+            # trickling its answer must not hold the worker thread.
+            with overall_deadline(self.timeout):
+                response = self._http().post(
+                    self.base_url,
+                    content=content,
+                    data=form,
+                    params=self.base_params,
+                    headers=headers,
+                )
         except httpx.ConnectTimeout as error:
             return self._failure(
                 message,
@@ -200,7 +210,8 @@ class HTTPMessenger(types.Messenger):
             return self._failure(
                 message,
                 data.ResponseStatus.TIMEOUT,
-                f"no answer from {url} within {self.timeout} s: {type(error).__name__}",
+                f"no complete answer from {url} within {self.timeout} s: "
+                f"{type(error).__name__}",
             )
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             return self._failure(
@@ -241,13 +252,16 @@ class HTTPMessenger(types.Messenger):
         """
         url = redact_url(self.base_url)
         try:
-            response = self._http().options(
-                self.base_url, params=self.base_params, headers=self._request_headers()
-            )
+            with overall_deadline(self.timeout):
+                response = self._http().options(
+                    self.base_url,
+                    params=self.base_params,
+                    headers=self._request_headers(),
+                )
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             raise HealthCheckError(
                 f"Health check failed: Unable to connect to {url}: "
-                f"{type(error).__name__}: {error}",
+                + redact_text(f"{type(error).__name__}: {error}"),
                 help="Check the URL, the network, and that the server is running.",
             ) from None
         finally:
@@ -289,7 +303,7 @@ class HTTPMessenger(types.Messenger):
             if self._client is None or self._client_pid != os.getpid():
                 self._client = httpx.Client(
                     timeout=self.timeout,
-                    verify=self._verify(),
+                    transport=deadline_transport(verify=self._verify()),
                     follow_redirects=False,
                 )
                 self._client_pid = os.getpid()
@@ -306,8 +320,14 @@ class HTTPMessenger(types.Messenger):
     def _request_headers(self) -> Dict[str, str]:
         return {name: str(reveal(value)) for name, value in self.headers.items()}
 
-    def _body(self, content: str) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    def _body(
+        self, content: Union[str, bytes]
+    ) -> Tuple[Optional[Union[str, bytes]], Optional[Dict[str, Any]]]:
         """Return (raw body, form fields); exactly one is not None."""
+        if isinstance(content, bytes):
+            # Binary content (acoupi 0.8) is sent as it is; set content_type
+            # to match it (e.g. application/octet-stream).
+            return content, None
         media_type = self.content_type.split(";", 1)[0].strip().lower()
         if media_type == _FORM_TYPE:
             try:
@@ -327,6 +347,8 @@ class HTTPMessenger(types.Messenger):
     def _failure(
         self, message: data.Message, status: data.ResponseStatus, reason: str
     ) -> data.Response:
+        # Exception texts may quote the full URL, query string included.
+        reason = redact_text(reason)
         self.logger.warning(
             "HTTP message %s not delivered (%s): %s", message.id, status.name, reason
         )

@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Callable, List, Literal, Optional, Union
 
@@ -39,7 +40,7 @@ from acoupi.components.messengers._common import (
 )
 from acoupi.system.exceptions import HealthCheckError
 
-__all__ = ["MQTTConfig", "MQTTMessenger"]
+__all__ = ["MQTTConfig", "MQTTMessenger", "MQTTTransport"]
 
 MQTTProtocol = Literal["3.1.1", "5"]
 
@@ -54,6 +55,15 @@ _CONNECT_HINTS: List[str] = [
 ]
 
 
+class MQTTTransport(str, Enum):
+    """How to reach the broker (acoupi 0.8)."""
+
+    TCP = "tcp"
+    WEBSOCKETS = "websockets"
+    UNIX = "unix"
+    """A Unix socket on this machine; ``host`` is the socket's path."""
+
+
 class MQTTConfig(BaseModel):
     """Configuration of an :class:`MQTTMessenger`.
 
@@ -63,16 +73,21 @@ class MQTTConfig(BaseModel):
     """
 
     host: str
-    username: str
+    username: Optional[str] = None
+    """None (or empty) connects anonymously, as most local brokers allow."""
     password: Optional[SecretStr] = None
     topic: str = "acoupi"
-    port: int = 1884
+    port: int = 1883
+    """1883 is the standard MQTT port (8883 with TLS)."""
     timeout: int = 5
     use_tls: bool = False
     ca_certs: Optional[Path] = None
     certfile: Optional[Path] = None
     keyfile: Optional[Path] = None
     protocol: MQTTProtocol = "3.1.1"
+    transport: MQTTTransport = MQTTTransport.TCP
+    use_message_type: bool = False
+    """Publish each message to ``<topic>/<message type>`` (acoupi 0.8)."""
 
     @model_validator(mode="after")
     def _check_tls(self) -> "MQTTConfig":
@@ -117,6 +132,15 @@ class MQTTMessenger(types.Messenger):
         as a user property.
     keepalive
         MQTT keepalive in seconds.
+    transport
+        ``"tcp"`` (default), ``"websockets"`` (MQTT over WebSockets, path
+        ``/mqtt``) or ``"unix"`` (``host`` is the path of a Unix socket;
+        ``port`` is ignored).
+    use_message_type
+        Publish a message that has a ``message_type`` to
+        ``<topic>/<type>`` (e.g. ``acoupi/heartbeat``) instead of ``topic``,
+        so receivers can subscribe per kind. Messages without a type go to
+        ``topic``.
 
     Notes
     -----
@@ -130,7 +154,7 @@ class MQTTMessenger(types.Messenger):
         self,
         host: str,
         topic: str,
-        port: int = 1884,
+        port: int = 1883,
         username: Optional[str] = None,
         password: Optional[Union[str, SecretStr]] = None,
         timeout: float = 5,
@@ -142,6 +166,8 @@ class MQTTMessenger(types.Messenger):
         keyfile: Optional[Path] = None,
         protocol: MQTTProtocol = "3.1.1",
         keepalive: int = 60,
+        transport: Union[MQTTTransport, str] = MQTTTransport.TCP,
+        use_message_type: bool = False,
     ):
         self.host = host
         self.port = port
@@ -155,6 +181,14 @@ class MQTTMessenger(types.Messenger):
         self.keyfile = keyfile
         self.protocol = protocol
         self.keepalive = keepalive
+        try:
+            self.transport = MQTTTransport(transport)
+        except ValueError:
+            choices = ", ".join(repr(t.value) for t in MQTTTransport)
+            raise ValueError(
+                f"Unknown MQTT transport {transport!r}; use one of {choices}."
+            ) from None
+        self.use_message_type = use_message_type
         self.logger = default_logger(__name__, logger)
         self.client_id = devices.get_device_id()
         # One client is not safe to drive from two threads (threads pool).
@@ -179,6 +213,8 @@ class MQTTMessenger(types.Messenger):
             certfile=config.certfile,
             keyfile=config.keyfile,
             protocol=config.protocol,
+            transport=config.transport,
+            use_message_type=config.use_message_type,
         )
 
     def __repr__(self) -> str:
@@ -192,8 +228,16 @@ class MQTTMessenger(types.Messenger):
 
     @property
     def address(self) -> str:
-        """``host:port`` of the broker, for messages."""
+        """``host:port`` of the broker (the socket path over Unix), for messages."""
+        if self.transport == MQTTTransport.UNIX:
+            return self.host
         return f"{self.host}:{self.port}"
+
+    def topic_for(self, message: data.Message) -> str:
+        """Return the topic ``message`` is published to."""
+        if self.use_message_type and message.message_type is not None:
+            return f"{self.topic.rstrip('/')}/{message.message_type.value}"
+        return self.topic
 
     # -- public API ---------------------------------------------------------
 
@@ -274,12 +318,14 @@ class MQTTMessenger(types.Messenger):
                 callback_api_version=CallbackAPIVersion.VERSION2,
                 client_id=self.client_id,
                 protocol=mqtt.MQTTv5,
+                transport=self.transport.value,
             )
         else:
             client = mqtt.Client(
                 callback_api_version=CallbackAPIVersion.VERSION2,
                 client_id=self.client_id,
                 clean_session=False,
+                transport=self.transport.value,
             )
         if self.username is not None:
             client.username_pw_set(self.username, reveal(self._password))
@@ -392,7 +438,10 @@ class MQTTMessenger(types.Messenger):
             properties = Properties(PacketTypes.PUBLISH)
             properties.UserProperty = [(MESSAGE_ID_PROPERTY, str(message.id))]
         info = self.client.publish(
-            self.topic, payload=message.content, qos=1, properties=properties
+            self.topic_for(message),
+            payload=message.content,
+            qos=1,
+            properties=properties,
         )
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise _SendFailure(

@@ -25,7 +25,7 @@ from acoupi.programs.core.workers import AcoupiWorker, WorkerConfig
 
 if TYPE_CHECKING:
     from celery import Celery, Task
-    from celery.schedules import crontab
+    from celery.schedules import BaseSchedule
 
 __all__ = [
     "AcoupiProgram",
@@ -36,7 +36,7 @@ __all__ = [
 
 ProgramConfig = TypeVar("ProgramConfig", bound=BaseModel)
 
-Schedule = Union[int, float, datetime.timedelta, "crontab", None]
+Schedule = Union[int, float, datetime.timedelta, "BaseSchedule", None]
 
 
 class NoUserPrompt:

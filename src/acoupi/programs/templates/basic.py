@@ -31,7 +31,13 @@ from acoupi.components.stores import SqliteStore
 from acoupi.programs.core.base import AcoupiProgram, NoUserPrompt
 from acoupi.programs.core.workers import DEFAULT_WORKER_CONFIG
 from acoupi.programs.templates.checks import run_component_check
-from acoupi.system.files import get_temp_dir, get_temp_files
+from acoupi.system.files import get_temp_files
+from acoupi.system.folders import (
+    default_temp_dir,
+    make_own_folder,
+    owner_id,
+    storage_path,
+)
 from acoupi.tasks import generate_file_management_task, generate_recording_task
 
 __all__ = [
@@ -42,17 +48,17 @@ __all__ = [
 ]
 
 
-def _storage(*parts: str) -> Path:
-    return Path.home().joinpath("storages", *parts)
+def _recordings(count: int) -> str:
+    return f"{count} recording" + ("" if count == 1 else "s")
 
 
 class AudioConfiguration(BaseModel):
     """When and how long to record."""
 
-    duration: int = 3
+    duration: int = Field(default=3, gt=0)
     """Length of each recording, in seconds."""
 
-    interval: int = 10
+    interval: int = Field(default=10, gt=0)
     """Seconds between the starts of two recordings."""
 
     chunksize: Annotated[int, NoUserPrompt] = 8192
@@ -82,9 +88,13 @@ class AudioConfiguration(BaseModel):
 class PathsConfiguration(BaseModel):
     """Where recordings and metadata live."""
 
-    tmp_audio: Path = Field(default_factory=get_temp_dir)
-    recordings: Path = Field(default_factory=lambda: _storage("recordings"))
-    db_metadata: Path = Field(default_factory=lambda: _storage("metadata.db"))
+    tmp_audio: Path = Field(default_factory=default_temp_dir)
+    """Where recordings wait to be processed. On disk and this
+    installation's own by default; a RAM folder (under ``/dev/shm``)
+    spares the SD card but loses what waits there in a power cut."""
+
+    recordings: Path = Field(default_factory=lambda: storage_path("recordings"))
+    db_metadata: Path = Field(default_factory=lambda: storage_path("metadata.db"))
 
 
 class BasicProgramConfiguration(BaseModel):
@@ -132,12 +142,11 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
         """Store the ended deployment and file any recordings left in tmp."""
         self.store.update_deployment(deployment)
         super().on_end(deployment)
-        remaining = get_temp_files(self.config.paths.tmp_audio)
-        if remaining:
-            print(
-                f"Running file_management_task to manage {len(remaining)} "
-                "remaining files..."
-            )
+        tmp = self.config.paths.tmp_audio
+        # Only this installation's recordings: the folder may be shared.
+        waiting = self.store.get_recordings_by_path(get_temp_files(tmp))
+        if waiting:
+            print(f"Filing {_recordings(len(waiting))} still waiting in {tmp}...")
             self.tasks["file_management_task"].apply()
 
     def check(self, config: C) -> None:
@@ -249,8 +258,10 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
 
     def validate_dirs(self, config: C) -> None:
         """Create the temporary, recordings and database folders."""
+        # A waiting-recordings folder made here is marked as this
+        # installation's: recovery then handles every file in it.
+        make_own_folder(config.paths.tmp_audio, owner_id(config.paths.db_metadata))
         for directory in (
-            config.paths.tmp_audio,
             config.paths.recordings,
             config.paths.db_metadata.parent,
         ):

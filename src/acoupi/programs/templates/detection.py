@@ -112,10 +112,15 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
         """Process recordings left in tmp, then file and send them."""
         super().on_end(deployment)
         remaining = get_temp_files(self.config.paths.tmp_audio)
-        if not remaining:
+        waiting = self.store.get_recordings_by_path(remaining) if remaining else []
+        if not waiting:
             return
-        print(f"Processing {len(remaining)} remaining recordings...")
-        for recording, _ in self.store.get_recordings_by_path(remaining):
+        count = len(waiting)
+        print(
+            f"Running the model on the {count} recording"
+            f"{'' if count == 1 else 's'} still waiting..."
+        )
+        for recording, _ in waiting:
             self.tasks["detection_task"].apply((recording,))
         self.tasks["file_management_task"].apply()
         if self.messenger is not None and "send_messages_task" in self.tasks:
@@ -145,7 +150,14 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
         return []
 
     def create_detection_task(self, config: C) -> Callable[[data.Recording], None]:
-        """Return the detection task."""
+        """Return the detection task.
+
+        Without a messenger no message is made: nothing would ever send
+        it, and the outbox would grow by one message per recording forever.
+        """
+        factories = (
+            self.get_message_factories(config) if self.messenger is not None else []
+        )
         return generate_detection_task(
             store=self.store,
             model=self.model,
@@ -153,7 +165,7 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
             logger=self.logger.getChild("detection"),
             output_cleaners=self.get_output_cleaners(config),
             processing_filters=self.get_processing_filters(config),
-            message_factories=self.get_message_factories(config),
+            message_factories=factories,
         )
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:

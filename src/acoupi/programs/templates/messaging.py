@@ -1,7 +1,7 @@
 """MessagingProgram: a BasicProgram that also sends messages and heartbeats."""
 
 from pathlib import Path
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,7 @@ from acoupi.programs.templates.basic import (
     BasicProgramConfiguration,
 )
 from acoupi.programs.templates.checks import run_component_check
+from acoupi.system.folders import storage_path
 from acoupi.tasks import generate_heartbeat_task, generate_send_messages_task
 
 __all__ = [
@@ -31,13 +32,19 @@ __all__ = [
 class MessagingConfig(BaseModel):
     """Where messages are kept and how they are sent."""
 
-    messages_db: Path = Field(
-        default_factory=lambda: Path.home() / "storages" / "messages.db"
-    )
-    message_send_interval: int = 120
+    messages_db: Path = Field(default_factory=lambda: storage_path("messages.db"))
+    message_send_interval: int = Field(default=120, gt=0)
     """Seconds between two runs of the send task."""
 
-    heartbeat_interval: int = 3600
+    max_messages: Optional[int] = Field(default=None, gt=0)
+    """Most messages one run of the send task tries; the task's own bound
+    (1000) when not set. A backlog drains over several runs."""
+
+    message_order: Literal["oldest_first", "newest_first"] = "oldest_first"
+    """Which unsent messages go first: the oldest (the server sees events in
+    order) or the newest (fresh news first after an outage)."""
+
+    heartbeat_interval: int = Field(default=3600, gt=0)
     """Seconds between two heartbeats."""
 
     http: Optional[HTTPConfig] = None
@@ -107,6 +114,8 @@ class MessagingProgram(BasicProgram[C], Generic[C]):
             message_store=self.message_store,
             messengers=[self.messenger],
             logger=self.logger.getChild("messaging"),
+            max_messages=config.messaging.max_messages,
+            order=config.messaging.message_order,
         )
 
     def create_heartbeat_task(self, config: C) -> Optional[Callable[[], None]]:

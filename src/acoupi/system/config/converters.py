@@ -161,10 +161,13 @@ def to_float(value: Any) -> float:
     try:
         return float(str(value).strip())
     except ValueError:
+        comma = "," in str(value)
         raise ParameterError(
             value=str(value),
             message=f"{value!r} is not a valid number.",
-            help="Write a number, e.g. 0.5.",
+            help="Write decimals with a point, e.g. 0.5."
+            if comma
+            else "Write a number, e.g. 0.5.",
         ) from None
 
 

@@ -7,6 +7,8 @@ masks them.
 """
 
 import json
+import logging
+import warnings
 from pathlib import Path
 from typing import (
     Any,
@@ -23,7 +25,9 @@ from typing import (
 from pydantic import BaseModel, ValidationError
 
 from acoupi.system.atomic import atomic_write_text
+from acoupi.system.config.checks import ConfigWarning
 from acoupi.system.config.errors import describe_validation_error, error_fields
+from acoupi.system.config.options import option_names, unknown_keys
 from acoupi.system.config.serialization import (
     PydanticJSONEncoder,
     config_to_jsonable,
@@ -42,6 +46,8 @@ __all__ = [
 ]
 
 S = TypeVar("S", bound=BaseModel)
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE_MODE = 0o600
 """Configuration files may hold secrets: owner read/write only."""
@@ -144,12 +150,29 @@ def load_config(path: Union[str, Path], schema: Type[S]) -> S:
             "to write a new configuration.",
         ) from None
     try:
-        return schema.model_validate_json(text, by_name=True)
+        config = schema.model_validate_json(text, by_name=True)
     except ValidationError as error:
         raise ConfigurationError(
             f"Invalid configuration in {path}:\n{describe_validation_error(error)}",
             help=_fix_help(error_fields(error)),
         ) from None
+    _warn_unknown_keys(path, json.loads(text), schema)
+    return config
+
+
+def _warn_unknown_keys(path: Path, data: Any, schema: Type[BaseModel]) -> None:
+    """Say which keys of a saved file are ignored (pydantic drops them)."""
+    unknown = unknown_keys(data, schema)
+    if not unknown:
+        return
+    message = (
+        f"{path} has settings this version of acoupi does not know; they are "
+        f"ignored: {', '.join(unknown)}. They may be misspelt or come from "
+        "another acoupi version; `acoupi config show` shows the settings in "
+        "effect, and the next `acoupi config set` removes them from the file."
+    )
+    logger.warning(message)
+    warnings.warn(message, ConfigWarning, stacklevel=3)
 
 
 def _unknown_field_message(name: str, parent: str, valid: Iterable[str]) -> str:
@@ -364,7 +387,7 @@ def _replace_whole(
     try:
         if isinstance(value, (str, bytes, bytearray)):
             try:
-                json.loads(value)
+                _refuse_unknown_keys(json.loads(value), schema)
             except json.JSONDecodeError as error:
                 raise ParameterError(
                     value="",
@@ -374,6 +397,7 @@ def _replace_whole(
                     "example the output of `acoupi config get`.",
                 ) from None
             return schema.model_validate_json(value, strict=strict, by_name=True)
+        _refuse_unknown_keys(value, schema)
         return schema.model_validate(
             value, strict=strict, from_attributes=from_attributes, by_name=True
         )
@@ -384,6 +408,18 @@ def _replace_whole(
             message=f"Invalid configuration:\n{describe_validation_error(error)}",
             help=_SET_HELP,
         ) from None
+
+
+def _refuse_unknown_keys(data: Any, schema: Type[BaseModel]) -> None:
+    unknown = unknown_keys(data, schema)
+    if unknown:
+        valid = ", ".join(name for name in option_names(schema) if ".N" not in name)
+        raise ParameterError(
+            value=unknown[0],
+            message=f"The new configuration has keys that are not part of it: "
+            f"{', '.join(unknown)}.",
+            help=f"Remove or correct them. Valid keys: {valid}.",
+        )
 
 
 def set_config_field(

@@ -17,6 +17,7 @@ import re
 from enum import Enum
 from pathlib import Path
 from typing import (
+    Annotated,
     Any,
     Callable,
     Dict,
@@ -25,6 +26,7 @@ from typing import (
     Optional,
     Protocol,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     get_origin,
@@ -35,8 +37,10 @@ import click
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from pydantic_extra_types.timezone_name import TimeZoneName
 
 from acoupi.programs.core.base import NoUserPrompt
+from acoupi.system.config.checks import find_config_problems
 from acoupi.system.config.converters import (
     TIME_FORMAT,
     cast_to_bool,
@@ -337,8 +341,57 @@ def _ask(
 # ---------------------------------------------------------- field parsers
 
 
+def _timezone_hint(raw: Any) -> str:
+    import difflib
+    import zoneinfo
+
+    close = difflib.get_close_matches(str(raw), zoneinfo.available_timezones(), n=1)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
+def _checked(converter: Callable[[Any], Any], field: FieldInfo) -> Callable[[Any], Any]:
+    """Wrap a converter so the value also meets the field's own rules.
+
+    Types that validate themselves (a timezone name) and constraints
+    (``Field(gt=0)``) are checked as soon as the value is read, so a
+    prompt can ask again at once instead of failing after every question.
+    """
+    annotation: Any = field.annotation
+    if field.metadata:
+        annotation = Annotated[(annotation, *field.metadata)]  # type: ignore[valid-type]
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    except Exception:  # a type pydantic cannot check alone: the model will
+        return converter
+    is_timezone = isinstance(unwrap(field.annotation), type) and issubclass(
+        unwrap(field.annotation), TimeZoneName
+    )
+
+    def convert(raw: Any) -> Any:
+        value = converter(raw)
+        if value is None:
+            return value
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            reason = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+            hint = _timezone_hint(raw) if is_timezone else ""
+            raise ParameterError(
+                value=str(raw),
+                message=f"{raw!r} is not valid: {reason.rstrip('.')}.{hint}",
+            ) from None
+        return value
+
+    # Prompts list the converter's choices (Literal and Enum fields).
+    convert.choices = getattr(converter, "choices", None)  # type: ignore[attr-defined]
+    return convert
+
+
 def build_simple_field_parser(dtype: Callable[[Any], Any]) -> FieldParser:
     """Build a parser for a field read as one value.
+
+    The value is checked against the field's type and constraints as soon
+    as it is read (see ``_checked``).
 
     Parameters
     ----------
@@ -346,7 +399,7 @@ def build_simple_field_parser(dtype: Callable[[Any], Any]) -> FieldParser:
         Converter from text to the value, such as ``int`` or ``parse_time``;
         it raises ``ParameterError`` or ``ValueError`` on bad text.
     """
-    converter = dtype
+    base_converter = dtype
 
     def parser(
         args: List[str],
@@ -355,6 +408,7 @@ def build_simple_field_parser(dtype: Callable[[Any], Any]) -> FieldParser:
         dtype: Any,
         prompt: bool = True,
     ) -> Any:
+        converter = _checked(base_converter, field)
         interactive = should_prompt(field, prompt)
         value = parse_simple_field_from_args(
             args, name, field, converter, raise_on_missing=not interactive
@@ -659,6 +713,51 @@ def _build(model: Type[A], values: Dict[str, Any], prefix: str) -> A:
         ) from None
 
 
+def _problems(
+    model: Type[BaseModel], values: Dict[str, Any], prefix: str
+) -> Tuple[Optional[BaseModel], List[str], str]:
+    """Build the model; return it or the invalid fields and why."""
+    try:
+        built = model.model_validate(values, by_name=True)
+    except ValidationError as error:
+        return (
+            None,
+            error_fields(error, prefix),
+            describe_validation_error(error, prefix),
+        )
+    errors = [
+        problem for problem in find_config_problems(built, prefix) if problem.error
+    ]
+    fields = [field for problem in errors for field in problem.fields]
+    return (
+        None if errors else built,
+        fields,
+        "\n".join(f"  - {problem.describe()}" for problem in errors),
+    )
+
+
+def _own_fields(model: Type[BaseModel], fields: List[str], prefix: str) -> List[str]:
+    """Names of ``model``'s simple fields among dotted ``fields``; [] if any is not."""
+    start = f"{prefix}." if prefix else ""
+    if prefix in fields:
+        # A rule of the whole section (a model validator): ask it all again.
+        fields = [start + name for name in model.model_fields]
+        fields = [
+            f
+            for f in fields
+            if model_class(model.model_fields[f[len(start) :]].annotation) is None
+        ]
+    names: List[str] = []
+    for field in fields:
+        name = field[len(start) :] if field.startswith(start) else ""
+        known = model.model_fields.get(name)
+        if known is None or model_class(known.annotation) is not None:
+            return []
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def _parse_model(
     model: Type[A],
     args: List[str],
@@ -675,6 +774,21 @@ def _parse_model(
         if value is None and field.default_factory_takes_validated_data:
             continue
         values[field_name] = value
+    while prompt:
+        # Values that only fail together (duration longer than interval) are
+        # asked again here, at the end of their section, keeping the rest.
+        built, fields, reason = _problems(model, values, prefix)
+        if built is not None:
+            return built  # type: ignore[return-value]
+        names = _own_fields(model, fields, prefix)
+        if not names:
+            break
+        click.secho(f"These values do not work together:\n{reason}", fg="red")
+        for field_name in names:
+            field = _with_default(model.model_fields[field_name], values[field_name])
+            values[field_name] = parse_field_from_args(
+                field_name, field, [], prompt, prefix
+            )
     return _build(model, values, prefix)
 
 

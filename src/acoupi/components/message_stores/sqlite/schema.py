@@ -1,38 +1,53 @@
 """Schema history of the message database (the outbox).
 
-Table and column names and order are those of acoupi 0.3; a file written by
-0.3 (schema version 0) is upgraded in place. Ids of messages are 16-byte UUID
+Table and column names and order are those of acoupi 0.3; files written by
+upstream acoupi 0.3 to 0.8 (and by earlier builds of this package) are
+adopted in place, keeping every row (see
+:mod:`acoupi.components.sqlite_tables`). Ids of messages are 16-byte UUID
 BLOBs, ``response.status`` is the integer value of
 :class:`acoupi.data.ResponseStatus`, datetimes are canonical UTC text (see
-:mod:`acoupi.components.sqlite_db`).
+:mod:`acoupi.components.sqlite_db`). ``message.message_type`` is acoupi
+0.8's message type (NULL when unknown).
 """
 
 import sqlite3
 
 from acoupi.components.sqlite_db import Migration, canonicalise_datetimes
+from acoupi.components.sqlite_tables import Column, Table, conform_tables
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["INDEXES", "MIGRATIONS", "TABLES"]
 
-_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS message (
-        id BLOB NOT NULL PRIMARY KEY,
-        content TEXT NOT NULL,
-        created_on TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS response (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        content TEXT NOT NULL DEFAULT '',
-        message_id BLOB NOT NULL REFERENCES message (id) ON DELETE CASCADE,
-        status INTEGER NOT NULL,
-        received_on TEXT NOT NULL
-    )
-    """,
+TABLES = (
+    Table(
+        "message",
+        (
+            Column("id", "BLOB NOT NULL PRIMARY KEY"),
+            Column("content", "TEXT NOT NULL"),
+            Column("created_on", "TEXT NOT NULL"),
+            Column("message_type", "TEXT"),
+        ),
+    ),
+    Table(
+        "response",
+        (
+            Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            # '' for None: 0.3 files declared it NOT NULL, 0.5+ allowed NULL.
+            Column(
+                "content",
+                "TEXT NOT NULL DEFAULT ''",
+                source=lambda old: "COALESCE(content, '')",
+            ),
+            Column(
+                "message_id",
+                "BLOB NOT NULL REFERENCES message (id) ON DELETE CASCADE",
+            ),
+            Column("status", "INTEGER NOT NULL"),
+            Column("received_on", "TEXT NOT NULL"),
+        ),
+    ),
 )
 
-_INDEXES = (
+INDEXES = (
     # The outbox is read oldest first, in bounded batches.
     "CREATE INDEX IF NOT EXISTS ix_message_created_on ON message (created_on)",
     # "Has this message a SUCCESS response?" is asked for every message.
@@ -41,20 +56,41 @@ _INDEXES = (
 )
 
 
+def _conform(connection: sqlite3.Connection) -> None:
+    conform_tables(connection, TABLES)
+    for statement in INDEXES:
+        connection.execute(statement)
+
+
 def _canonicalise_legacy_values(connection: sqlite3.Connection) -> None:
-    """Rewrite the naive datetimes of acoupi 0.3 files canonically."""
+    """Rewrite upstream's datetimes canonically and its byte contents as text.
+
+    0.4 to 0.8 store message contents as UTF-8 bytes; they become text
+    (contents that are not valid UTF-8 stay bytes).
+    """
     canonicalise_datetimes(
         connection, (("message", "created_on"), ("response", "received_on"))
     )
+    rows = connection.execute(
+        "SELECT rowid, content FROM message WHERE typeof(content) = 'blob'"
+    ).fetchall()
+    updates = []
+    for rowid, content in rows:
+        try:
+            updates.append((bytes(content).decode("utf-8"), rowid))
+        except UnicodeDecodeError:
+            continue
+    connection.executemany("UPDATE message SET content = ? WHERE rowid = ?", updates)
 
 
 MIGRATIONS = (
     Migration(
-        "tables (as in acoupi 0.3) and outbox indexes",
-        statements=_TABLES + _INDEXES,
+        "tables of this version (adopting files of upstream 0.3 to 0.8)"
+        " and outbox indexes",
+        step=_conform,
     ),
     Migration(
-        "canonical datetimes in files from acoupi 0.3",
+        "canonical datetimes and text contents in files from upstream acoupi",
         step=_canonicalise_legacy_values,
     ),
 )

@@ -39,6 +39,11 @@ class SqliteMessageStore(types.MessageStore):
     Messages are few and small, and losing one silently would defeat the
     purpose of an outbox, so the extra flush is worth it.
 
+    The file is opened on first use, not when the store is created: a
+    damaged outbox then fails only the calls that send or store messages
+    (with a :class:`~acoupi.components.sqlite_errors.DatabaseFileError`
+    naming the file and the fix), never a program's recording.
+
     Parameters
     ----------
     db_path
@@ -49,7 +54,9 @@ class SqliteMessageStore(types.MessageStore):
 
     def __init__(self, db_path: Path, synchronous: Synchronous = "FULL") -> None:
         self.db_path = Path(db_path)
-        self.database = Database(self.db_path, MIGRATIONS, synchronous=synchronous)
+        self.database = Database(
+            self.db_path, MIGRATIONS, synchronous=synchronous, lazy=True
+        )
 
     def close(self) -> None:
         """Close this thread's connection (it is reopened on next use)."""
@@ -75,21 +82,21 @@ class SqliteMessageStore(types.MessageStore):
         """
         direction = "DESC" if order == "newest_first" else "ASC"
         sql = (
-            f"SELECT m.id, m.content, m.created_on {_UNSENT}"
+            f"SELECT m.id, m.content, m.created_on, m.message_type {_UNSENT}"
             f" ORDER BY m.created_on {direction}, m.rowid {direction}"
         )
         params: List[int] = []
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self.database.connection().execute(sql, params).fetchall()
+        with self.database.read() as connection:
+            rows = connection.execute(sql, params).fetchall()
         return [_message(row) for row in rows]
 
     def count_unsent(self) -> int:
         """Return how many messages have no SUCCESS response."""
-        row = (
-            self.database.connection().execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
-        )
+        with self.database.read() as connection:
+            row = connection.execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
         return int(row[0])
 
     def store_response(self, response: data.Response) -> None:
@@ -118,7 +125,7 @@ class SqliteMessageStore(types.MessageStore):
         """
         with self.database.read() as connection:
             rows = connection.execute(
-                "SELECT m.id, m.content, m.created_on,"
+                "SELECT m.id, m.content, m.created_on, m.message_type,"
                 " r.status, r.content, r.received_on"
                 " FROM response r JOIN message m ON m.id = r.message_id"
                 " WHERE r.message_id = ? ORDER BY r.received_on, r.id",
@@ -126,10 +133,10 @@ class SqliteMessageStore(types.MessageStore):
             ).fetchall()
         return [
             data.Response(
-                message=_message(row[:3]),
-                status=data.ResponseStatus(row[3]),
-                content=row[4] or None,
-                received_on=datetime_from_db(row[5]),
+                message=_message(row[:4]),
+                status=data.ResponseStatus(row[4]),
+                content=row[5] or None,
+                received_on=datetime_from_db(row[6]),
             )
             for row in rows
         ]
@@ -137,9 +144,14 @@ class SqliteMessageStore(types.MessageStore):
 
 def _insert_message(connection: sqlite3.Connection, message: data.Message) -> None:
     connection.execute(
-        "INSERT INTO message (id, content, created_on) VALUES (?, ?, ?)"
-        " ON CONFLICT (id) DO NOTHING",
-        (uuid_to_db(message.id), message.content, datetime_to_db(message.created_on)),
+        "INSERT INTO message (id, content, created_on, message_type)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (
+            uuid_to_db(message.id),
+            message.content,
+            datetime_to_db(message.created_on),
+            None if message.message_type is None else message.message_type.value,
+        ),
     )
 
 
@@ -148,4 +160,14 @@ def _message(row: Sequence[Any]) -> data.Message:
         id=uuid_from_db(row[0]),
         content=row[1],
         created_on=datetime_from_db(row[2]),
+        message_type=_message_type(row[3]),
     )
+
+
+def _message_type(value: Optional[str]) -> Optional[data.MessageType]:
+    try:
+        return None if value is None else data.MessageType(value)
+    except ValueError:
+        # A type this version does not know (written by a newer acoupi):
+        # the message is still sent, on the messenger's default route.
+        return None

@@ -167,6 +167,34 @@ def outputs_of_recordings(
     return by_recording
 
 
+def output_infos_of_recordings(
+    connection: sqlite3.Connection, recording_ids: Sequence[UUID]
+) -> Dict[UUID, List[data.ModelOutputInfo]]:
+    """Return which models processed each recording (newest first), by id.
+
+    One query on ``model_output`` alone: no detections or tags are read.
+    """
+    by_recording: Dict[UUID, List[data.ModelOutputInfo]] = {
+        recording_id: [] for recording_id in recording_ids
+    }
+    if not recording_ids:
+        return by_recording
+    rows = connection.execute(
+        "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
+        f" FROM model_output mo WHERE {uuid_in('mo.recording_id', recording_ids)}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+    )
+    for output_id, model_name, recording_id, created_on in rows:
+        by_recording[uuid_from_db(recording_id)].append(
+            data.ModelOutputInfo(
+                id=uuid_from_db(output_id),
+                name_model=model_name,
+                created_on=datetime_from_db(created_on),
+            )
+        )
+    return by_recording
+
+
 def model_outputs(
     connection: sqlite3.Connection,
     after: Optional[datetime.datetime] = None,
@@ -232,8 +260,8 @@ def detections(
     if where.matches_nothing:
         return []
     rows = connection.execute(
-        "SELECT d.id, d.location, d.detection_score FROM detection d"
-        " JOIN model_output mo ON mo.id = d.model_output_id"
+        "SELECT d.id, d.location, d.detection_score, d.prediction_type"
+        " FROM detection d JOIN model_output mo ON mo.id = d.model_output_id"
         f"{where.sql()} ORDER BY mo.created_on, d.rowid",
         where.params,
     ).fetchall()
@@ -303,7 +331,7 @@ def _detection_tags(
 def _detection(
     row: Sequence[Any], tags: Dict[bytes, List[data.PredictedTag]]
 ) -> data.Detection:
-    return data.Detection(
+    return data.detection_class(row[3])(
         id=uuid_from_db(row[0]),
         location=_location(row[1]),
         detection_score=row[2],
@@ -322,10 +350,11 @@ def _assemble_outputs(
     output_ids = _ids(rows)
     detection_rows: Dict[bytes, List[Sequence[Any]]] = defaultdict(list)
     for row in connection.execute(
-        "SELECT d.id, d.location, d.detection_score, d.model_output_id"
+        "SELECT d.id, d.location, d.detection_score, d.prediction_type,"
+        " d.model_output_id"
         f" FROM detection d WHERE {uuid_in('d.model_output_id', output_ids)}"
     ):
-        detection_rows[row[3]].append(row)
+        detection_rows[row[4]].append(row)
     detection_tags = _detection_tags(
         connection,
         "pt.detection_id IN (SELECT id FROM detection d"

@@ -2,7 +2,7 @@
 
 import datetime
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 from uuid import UUID
 
 from acoupi import data
@@ -145,6 +145,31 @@ class SqliteStore(types.Store):
             found = reads.recordings(connection, paths=paths)
             outputs = reads.outputs_of_recordings(connection, found)
         return [(recording, outputs[recording.id]) for recording in found]
+
+    def get_recordings_info_by_path(
+        self, paths: Sequence[Optional[Path]]
+    ) -> List[Tuple[data.Recording, List[data.ModelOutputInfo]]]:
+        """Return recordings at these paths with which models processed them.
+
+        Cheaper than :meth:`get_recordings_by_path`: detections and tags are
+        not read. Ordered as :meth:`get_recordings`.
+        """
+        wanted = [Path(path) for path in paths if path is not None]
+        with self.database.read() as connection:
+            found = reads.recordings(connection, paths=wanted)
+            infos = reads.output_infos_of_recordings(connection, [r.id for r in found])
+        return [(recording, infos[recording.id]) for recording in found]
+
+    def get_recordings_model_outputs(
+        self, recordings: Sequence[data.Recording]
+    ) -> Dict[UUID, List[data.ModelOutput]]:
+        """Return the full model outputs of each recording, by recording id.
+
+        Every given recording has an entry (empty when it has no outputs);
+        outputs are newest first.
+        """
+        with self.database.read() as connection:
+            return reads.outputs_of_recordings(connection, recordings)
 
     def get_model_outputs(
         self,

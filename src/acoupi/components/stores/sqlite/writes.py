@@ -154,13 +154,15 @@ def insert_model_output(
                 else detection.location.model_dump_json(),
                 detection.detection_score,
                 output_id,
+                detection.prediction_type.value,
             )
         )
         tag_rows.extend(_tag_rows(detection.tags, detection_id, None))
 
     connection.executemany(
-        "INSERT INTO detection (id, location, detection_score, model_output_id)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO detection"
+        " (id, location, detection_score, model_output_id, prediction_type)"
+        " VALUES (?, ?, ?, ?, ?)",
         detection_rows,
     )
     connection.executemany(

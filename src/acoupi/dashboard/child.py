@@ -1,0 +1,50 @@
+"""The dashboard as a child process of ``acoupi run --dashboard``.
+
+A separate process keeps the web server's memory and any crash of it
+apart from the recording workers; it is stopped when the run ends.
+"""
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
+
+from acoupi.system.constants import Settings
+
+__all__ = ["dashboard_command", "dashboard_process"]
+
+STOP_TIMEOUT_S = 5.0
+
+
+def dashboard_command(
+    host: Optional[str] = None, port: Optional[int] = None
+) -> List[str]:
+    """Return the command that serves the dashboard with this interpreter."""
+    command = [sys.executable, "-m", "acoupi", "dashboard"]
+    if host:
+        command += ["--host", host]
+    if port:
+        command += ["--port", str(port)]
+    return command
+
+
+@contextmanager
+def dashboard_process(
+    settings: Settings, host: Optional[str] = None, port: Optional[int] = None
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """Serve the dashboard in a child process for the duration of the block."""
+    env = {**os.environ, "ACOUPI_HOME": str(settings.home)}
+    process = subprocess.Popen(
+        dashboard_command(host, port), env=env, stdin=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

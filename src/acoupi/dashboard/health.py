@@ -1,0 +1,193 @@
+"""Is the device well? Workers, backlog, disk, messages and the last error.
+
+The system status comes from ``acoupi deployment status --json`` run in a
+child process: it loads the program (and with it the models) and Celery,
+which would otherwise stay in the dashboard's memory for good. It is
+refreshed in the background at most every :data:`STATUS_MAX_AGE_S`
+seconds, and only while someone looks at the dashboard, so pages never
+wait for it and an idle dashboard costs nothing.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from acoupi.dashboard.sources import DataSources, NoDataError, open_read_only
+from acoupi.system.constants import Settings
+
+__all__ = [
+    "DiskSpace",
+    "MessageCounts",
+    "StatusCache",
+    "disk_space",
+    "last_error",
+    "log_tail",
+    "message_counts",
+]
+
+STATUS_MAX_AGE_S = 15.0
+STATUS_TIMEOUT_S = 60.0
+_ERROR_MARKERS = (" ERROR ", " CRITICAL ", "ERROR:", "CRITICAL:", "Traceback")
+
+
+class StatusCache:
+    """The latest ``acoupi deployment status``, refreshed in the background."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        max_age: float = STATUS_MAX_AGE_S,
+        enabled: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._max_age = max_age
+        self._enabled = enabled
+        self._lock = threading.Lock()
+        self._value: Optional[Dict[str, Any]] = None
+        self._error: Optional[str] = None
+        self._fetched = 0.0
+        self._running = False
+
+    def get(self) -> Tuple[Optional[Dict[str, Any]], Optional[str], Optional[float]]:
+        """Return (status, error, age in s) and start a refresh when stale."""
+        if not self._enabled:
+            return None, "System status is not checked by this dashboard.", None
+        with self._lock:
+            stale = time.monotonic() - self._fetched > self._max_age
+            if stale and not self._running:
+                self._running = True
+                threading.Thread(
+                    target=self._refresh, name="acoupi-dashboard-status", daemon=True
+                ).start()
+            age = time.monotonic() - self._fetched if self._fetched else None
+            return self._value, self._error, age
+
+    def _refresh(self) -> None:
+        value: Optional[Dict[str, Any]] = None
+        error: Optional[str] = None
+        env = {**os.environ, "ACOUPI_HOME": str(self._settings.home)}
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "acoupi", "deployment", "status", "--json"],
+                capture_output=True,
+                text=True,
+                timeout=STATUS_TIMEOUT_S,
+                env=env,
+                check=False,
+            )
+            if result.returncode == 0:
+                value = json.loads(result.stdout)
+            else:
+                lines = (result.stderr or result.stdout).strip().splitlines()
+                error = lines[0] if lines else f"exit code {result.returncode}"
+        except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+            error = f"status unavailable: {exc}"
+        with self._lock:
+            self._value, self._error = value, error
+            self._fetched = time.monotonic()
+            self._running = False
+
+
+@dataclass
+class DiskSpace:
+    """Free space of one storage folder."""
+
+    label: str
+    path: Path
+    free_bytes: int
+    total_bytes: int
+
+    @property
+    def free_fraction(self) -> float:
+        """Free space as a fraction of the filesystem's size."""
+        return self.free_bytes / self.total_bytes if self.total_bytes else 0.0
+
+
+def _existing(path: Path) -> Path:
+    # A folder not created yet still lives on its parent's filesystem.
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def disk_space(sources: DataSources) -> List[DiskSpace]:
+    """Return the free space of each storage folder."""
+    spaces = []
+    for label, folder in sources.storage_folders():
+        try:
+            usage = shutil.disk_usage(_existing(folder))
+        except OSError:
+            continue
+        spaces.append(DiskSpace(label, folder, usage.free, usage.total))
+    return spaces
+
+
+@dataclass
+class MessageCounts:
+    """Messages in the outbox: sent (acknowledged) and still pending."""
+
+    sent: int
+    pending: int
+
+
+def message_counts(sources: DataSources) -> Optional[MessageCounts]:
+    """Count sent and pending messages; None without a message database."""
+    if sources.messages_db is None:
+        return None
+    try:
+        connection = open_read_only(sources.messages_db)
+    except NoDataError:
+        return None
+    try:
+        total, sent = connection.execute(
+            "SELECT (SELECT count(*) FROM message),"
+            " (SELECT count(DISTINCT message_id) FROM response WHERE status = 0)"
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+    return MessageCounts(sent=sent, pending=max(0, total - sent))
+
+
+def _read_end(path: Path, size: int = 64 * 1024) -> List[str]:
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - size))
+        return handle.read().decode("utf-8", errors="replace").splitlines()
+
+
+def log_tail(sources: DataSources, lines: int = 40) -> Dict[str, List[str]]:
+    """Return the last ``lines`` lines of each log file, by log name."""
+    tails: Dict[str, List[str]] = {}
+    for path in sorted(Path(sources.log_dir).glob("*.log")):
+        try:
+            tails[path.stem] = _read_end(path)[-lines:]
+        except OSError:
+            continue
+    return tails
+
+
+def last_error(sources: DataSources) -> Optional[str]:
+    """Return the newest error line of the logs (``name: line``), or None."""
+    newest: Optional[Tuple[float, str]] = None
+    for path in Path(sources.log_dir).glob("*.log"):
+        try:
+            mtime = path.stat().st_mtime
+            lines = _read_end(path)
+        except OSError:
+            continue
+        for line in reversed(lines):
+            if any(marker in line for marker in _ERROR_MARKERS):
+                if newest is None or mtime > newest[0]:
+                    newest = (mtime, f"{path.stem}: {line.strip()}")
+                break
+    return None if newest is None else newest[1][:300]

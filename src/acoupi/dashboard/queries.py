@@ -1,0 +1,509 @@
+"""Read-only queries of detections and recordings, for people.
+
+One module serves ``acoupi detections``, ``acoupi recordings`` and the
+dashboard, so the terminal and the web page always agree. Everything runs on
+a read-only connection (:func:`acoupi.dashboard.sources.open_read_only`).
+
+Speed on a Raspberry Pi with a season of data (a million detections) comes
+from walking the existing indexes newest first and stopping at the page's
+end (``LIMIT``), never counting or sorting whole tables per request. Times
+are those of the recordings (UTC); a detection's own time is its
+recording's start plus its box's start.
+"""
+
+import datetime
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator
+
+from acoupi.components.sqlite_db import (
+    datetime_from_db,
+    datetime_to_db,
+    text_in,
+    uuid_from_db,
+)
+
+__all__ = [
+    "DetectionQuery",
+    "DetectionRow",
+    "Page",
+    "RecordingRow",
+    "TagCounter",
+    "Totals",
+    "count_by_bucket",
+    "detections_by_tag",
+    "get_recording",
+    "list_detections",
+    "list_recordings",
+    "parse_when",
+    "totals",
+]
+
+Bucket = Literal["hour", "day"]
+_BUCKET_CHARS = {"hour": 13, "day": 10}
+
+
+def parse_when(text: str, now: Optional[datetime.datetime] = None) -> datetime.datetime:
+    """Read a date, a date and time, or an age such as ``24h`` or ``7d``.
+
+    Dates and times without an offset are UTC. Ages count back from now.
+
+    Raises
+    ------
+    ValueError
+        With a message saying which forms are accepted.
+    """
+    value = text.strip()
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return now - datetime.timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    if value == "today":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date. Use a date (2024-05-01), a date and time "
+            "in UTC (2024-05-01T21:30), 'today', or an age such as 90m, 24h "
+            "or 7d."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
+
+
+class DetectionQuery(BaseModel):
+    """Which detections to show; unset fields do not filter."""
+
+    tags: Optional[List[str]] = None
+    """Tag values (``bat``) or ``key:value`` pairs (``event:bat``); any matches."""
+
+    min_score: Optional[float] = Field(default=None, ge=0, le=1)
+    """Lowest detection score shown (inclusive)."""
+
+    since: Optional[datetime.datetime] = None
+    """Earliest recording start (inclusive)."""
+
+    until: Optional[datetime.datetime] = None
+    """Latest recording start (exclusive)."""
+
+    deployment: Optional[str] = None
+    """Deployment name, or its id."""
+
+    recording_id: Optional[UUID] = None
+    """Only the detections of this recording."""
+
+    @field_validator("tags")
+    @classmethod
+    def _drop_empty(cls, value: Optional[List[str]]) -> Optional[List[str]]:
+        if value is None:
+            return None
+        cleaned = [tag.strip() for tag in value if tag.strip()]
+        return cleaned or None
+
+    def where(self) -> Tuple[str, List[Any]]:
+        """Return the SQL condition over ``r``, ``dep``, ``d`` and its parameters."""
+        clauses: List[str] = []
+        params: List[Any] = []
+        _recording_conditions(clauses, params, self.since, self.until, self.deployment)
+        if self.recording_id is not None:
+            clauses.append("r.id = ?")
+            params.append(self.recording_id.bytes)
+        if self.min_score is not None:
+            clauses.append("d.detection_score >= ?")
+            params.append(self.min_score)
+        if self.tags:
+            pairs = [tag.split(":", 1) for tag in self.tags if ":" in tag]
+            values = [tag for tag in self.tags if ":" not in tag]
+            options = []
+            if values:
+                clause, param = text_in("pt.value", values)
+                options.append(clause)
+                params.append(param)
+            if pairs:
+                clause, param = text_in(
+                    "pt.key || ':' || pt.value", [f"{k}:{v}" for k, v in pairs]
+                )
+                options.append(clause)
+                params.append(param)
+            clauses.append(
+                "EXISTS (SELECT 1 FROM predicted_tag pt WHERE pt.detection_id = d.id"
+                f" AND ({' OR '.join(options)}))"
+            )
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _recording_conditions(
+    clauses: List[str],
+    params: List[Any],
+    since: Optional[datetime.datetime],
+    until: Optional[datetime.datetime],
+    deployment: Optional[str],
+) -> None:
+    if since is not None:
+        clauses.append("r.datetime >= ?")
+        params.append(datetime_to_db(since))
+    if until is not None:
+        clauses.append("r.datetime < ?")
+        params.append(datetime_to_db(until))
+    if deployment:
+        try:
+            clauses.append("dep.id = ?")
+            params.append(UUID(deployment).bytes)
+        except ValueError:
+            clauses[-1] = "dep.name = ?"
+            params.append(deployment)
+
+
+@dataclass
+class DetectionRow:
+    """One detection as people read it."""
+
+    id: UUID
+    recording_id: UUID
+    recording_time: datetime.datetime
+    recording_path: Optional[Path]
+    samplerate: int
+    duration: float
+    deployment: str
+    model: str
+    score: float
+    box: Optional[Tuple[float, float, float, float]]
+    """(start s, low Hz, end s, high Hz) within the recording, if any."""
+    tags: List[Tuple[str, str, float]] = field(default_factory=list)
+    """(key, value, score) of each tag, best first."""
+
+    @property
+    def time(self) -> datetime.datetime:
+        """When the sound was heard: recording start plus the box's start."""
+        offset = self.box[0] if self.box else 0.0
+        return self.recording_time + datetime.timedelta(seconds=offset)
+
+    @property
+    def tag(self) -> str:
+        """The best tag's value, or ``""`` without tags."""
+        return self.tags[0][1] if self.tags else ""
+
+    def as_json(self) -> Dict[str, Any]:
+        """Return the row as JSON-ready values."""
+        box = self.box
+        return {
+            "id": str(self.id),
+            "recording_id": str(self.recording_id),
+            "recording_time": self.recording_time.isoformat(),
+            "time": self.time.isoformat(),
+            "deployment": self.deployment,
+            "model": self.model,
+            "score": self.score,
+            "tag": self.tag,
+            "tags": [{"key": k, "value": v, "score": s} for k, v, s in self.tags],
+            "start_time": box[0] if box else None,
+            "low_freq": box[1] if box else None,
+            "end_time": box[2] if box else None,
+            "high_freq": box[3] if box else None,
+            "samplerate": self.samplerate,
+        }
+
+
+@dataclass
+class Page:
+    """One page of rows and whether more follow."""
+
+    rows: List[Any]
+    offset: int
+    limit: int
+    has_more: bool
+
+
+# CROSS JOIN fixes the join order (SQLite never reorders it): walk the
+# recordings by time index, newest first, and stop at the page's end.
+# Left to itself the planner may scan every detection and sort them all.
+_JOINS = (
+    " FROM recording r"
+    " CROSS JOIN deployment dep ON dep.id = r.deployment_id"
+    " CROSS JOIN model_output mo ON mo.recording_id = r.id"
+    " CROSS JOIN detection d ON d.model_output_id = mo.id"
+)
+_DETECTION_SQL = (
+    "SELECT d.id, d.location, d.detection_score, r.id, r.datetime, r.path,"
+    " r.samplerate_hz, r.duration_s, dep.name, mo.model_name" + _JOINS
+)
+
+
+def _box(text: Optional[str]) -> Optional[Tuple[float, float, float, float]]:
+    if not text:
+        return None
+    try:
+        coordinates = json.loads(text)["coordinates"]
+        start, low, end, high = (float(value) for value in coordinates)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return start, low, end, high
+
+
+def _attach_tags(connection: sqlite3.Connection, rows: List[DetectionRow]) -> None:
+    if not rows:
+        return
+    by_id = {row.id.bytes: row for row in rows}
+    literals = ",".join(f"x'{row.id.hex}'" for row in rows)
+    for detection_id, key, value, score in connection.execute(
+        "SELECT detection_id, key, value, confidence_score FROM predicted_tag"
+        f" WHERE detection_id IN ({literals})"
+        " ORDER BY confidence_score DESC, id"
+    ):
+        by_id[bytes(detection_id)].tags.append((key, value, score))
+
+
+def _detection_row(row: Sequence[Any]) -> DetectionRow:
+    return DetectionRow(
+        id=uuid_from_db(row[0]),
+        box=_box(row[1]),
+        score=row[2],
+        recording_id=uuid_from_db(row[3]),
+        recording_time=datetime_from_db(row[4]),
+        recording_path=None if row[5] is None else Path(row[5]),
+        samplerate=row[6],
+        duration=row[7],
+        deployment=row[8],
+        model=row[9],
+    )
+
+
+def list_detections(
+    connection: sqlite3.Connection,
+    query: DetectionQuery,
+    limit: Optional[int] = 50,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> Page:
+    """Return one page of detections matching ``query``.
+
+    Rows come newest recording first (``newest_first=False`` for exports,
+    in time order), then by position in the recording.
+    """
+    where, params = query.where()
+    order = "DESC" if newest_first else "ASC"
+    sql = (
+        f"{_DETECTION_SQL}{where} ORDER BY r.datetime {order}, r.rowid {order}, d.rowid"
+    )
+    if limit is not None:
+        # One more row than asked tells whether a next page exists.
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, limit + 1, offset]
+    rows = [_detection_row(row) for row in connection.execute(sql, params)]
+    has_more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    _attach_tags(connection, rows)
+    for row in rows:
+        row.tags.sort(key=lambda tag: -tag[2])
+    return Page(rows=rows, offset=offset, limit=limit or len(rows), has_more=has_more)
+
+
+def count_by_bucket(
+    connection: sqlite3.Connection,
+    query: DetectionQuery,
+    bucket: Bucket = "day",
+) -> List[Tuple[str, str, str, int]]:
+    """Count detections per tag per day or hour (UTC, by recording start).
+
+    Returns
+    -------
+    list of (bucket, key, value, count)
+        ``bucket`` is ``YYYY-MM-DD`` or ``YYYY-MM-DD HH``, oldest first.
+        A detection with several tags counts once under each.
+    """
+    where, params = query.where()
+    chars = _BUCKET_CHARS[bucket]
+    rows = connection.execute(
+        f"SELECT substr(r.datetime, 1, {chars}), pt.key, pt.value, count(*)"
+        f"{_JOINS} CROSS JOIN predicted_tag pt ON pt.detection_id = d.id"
+        f"{where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        params,
+    ).fetchall()
+    result = []
+    for stamp, key, value, count in rows:
+        label = stamp.replace(" ", "T") + (":00Z" if bucket == "hour" else "")
+        result.append((label, key, value, count))
+    return result
+
+
+def detections_by_tag(
+    connection: sqlite3.Connection, query: DetectionQuery
+) -> Dict[str, int]:
+    """Count matching detections per tag value, most frequent first."""
+    counts: Dict[str, int] = {}
+    for _, _, value, count in count_by_bucket(connection, query, "day"):
+        counts[value] = counts.get(value, 0) + count
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+@dataclass
+class RecordingRow:
+    """One recording as people read it."""
+
+    id: UUID
+    time: datetime.datetime
+    duration: float
+    samplerate: int
+    channels: int
+    path: Optional[Path]
+    deployment: str
+    detections: int
+
+    @property
+    def file_exists(self) -> bool:
+        """Whether the recording's file is still on disk."""
+        return self.path is not None and self.path.is_file()
+
+    def as_json(self) -> Dict[str, Any]:
+        """Return the row as JSON-ready values."""
+        return {
+            "id": str(self.id),
+            "time": self.time.isoformat(),
+            "duration": self.duration,
+            "samplerate": self.samplerate,
+            "channels": self.channels,
+            "path": None if self.path is None else str(self.path),
+            "file_exists": self.file_exists,
+            "deployment": self.deployment,
+            "detections": self.detections,
+        }
+
+
+_RECORDING_SQL = (
+    "SELECT r.id, r.datetime, r.duration_s, r.samplerate_hz, r.audio_channels,"
+    " r.path, dep.name,"
+    " (SELECT count(*) FROM model_output mo JOIN detection d"
+    "  ON d.model_output_id = mo.id WHERE mo.recording_id = r.id)"
+    " FROM recording r JOIN deployment dep ON dep.id = r.deployment_id"
+)
+
+
+def _recording_row(row: Sequence[Any]) -> RecordingRow:
+    return RecordingRow(
+        id=uuid_from_db(row[0]),
+        time=datetime_from_db(row[1]),
+        duration=row[2],
+        samplerate=row[3],
+        channels=row[4] or 1,
+        path=None if row[5] is None else Path(row[5]),
+        deployment=row[6],
+        detections=row[7],
+    )
+
+
+def list_recordings(
+    connection: sqlite3.Connection,
+    since: Optional[datetime.datetime] = None,
+    until: Optional[datetime.datetime] = None,
+    deployment: Optional[str] = None,
+    limit: Optional[int] = 50,
+    offset: int = 0,
+) -> Page:
+    """Return one page of recordings, newest first, with their detection counts."""
+    clauses: List[str] = []
+    params: List[Any] = []
+    _recording_conditions(clauses, params, since, until, deployment)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    sql = f"{_RECORDING_SQL}{where} ORDER BY r.datetime DESC, r.rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit + 1, offset]
+    rows = [_recording_row(row) for row in connection.execute(sql, params)]
+    has_more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    return Page(rows=rows, offset=offset, limit=limit or len(rows), has_more=has_more)
+
+
+def get_recording(
+    connection: sqlite3.Connection, recording_id: UUID
+) -> Optional[RecordingRow]:
+    """Return one recording by id, or None."""
+    row = connection.execute(
+        f"{_RECORDING_SQL} WHERE r.id = ?", (recording_id.bytes,)
+    ).fetchone()
+    return None if row is None else _recording_row(row)
+
+
+@dataclass
+class Totals:
+    """Counts over the whole store."""
+
+    recordings: int
+    detections: int
+    deployments: int
+    last_recording: Optional[RecordingRow]
+
+
+def totals(connection: sqlite3.Connection) -> Totals:
+    """Count recordings, detections and deployments; find the last recording.
+
+    ``count(*)`` walks the smallest index of each table, a few milliseconds
+    per hundred thousand rows.
+    """
+    recordings, detections, deployments = connection.execute(
+        "SELECT (SELECT count(*) FROM recording), (SELECT count(*) FROM detection),"
+        " (SELECT count(*) FROM deployment)"
+    ).fetchone()
+    last = list_recordings(connection, limit=1).rows
+    return Totals(
+        recordings=recordings,
+        detections=detections,
+        deployments=deployments,
+        last_recording=last[0] if last else None,
+    )
+
+
+class TagCounter:
+    """All-time detections per tag, kept up to date incrementally.
+
+    Counting a million tags takes most of a second on a Pi; tag ids only
+    grow (``AUTOINCREMENT``), so each call counts only the tags added since
+    the last one. When tags were deleted (retention) everything is counted
+    again. Safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._total = 0
+        self._counts: Dict[Tuple[str, str], int] = {}
+
+    def counts(self, connection: sqlite3.Connection) -> Dict[Tuple[str, str], int]:
+        """Return ``{(key, value): detections}`` over detection-level tags."""
+        with self._lock:
+            total, max_id = connection.execute(
+                "SELECT count(*), coalesce(max(id), 0) FROM predicted_tag"
+            ).fetchone()
+            if total < self._total or max_id < self._last_id:
+                self._last_id, self._total, self._counts = 0, 0, {}
+            added = connection.execute(
+                "SELECT key, value, count(*), count(detection_id) FROM predicted_tag"
+                " WHERE id > ? AND id <= ? GROUP BY key, value",
+                (self._last_id, max_id),
+            ).fetchall()
+            new_rows = sum(row[2] for row in added)
+            if self._total + new_rows != total:
+                # Rows vanished below the last id: count everything again.
+                self._last_id, self._total, self._counts = 0, 0, {}
+                added = connection.execute(
+                    "SELECT key, value, count(*), count(detection_id)"
+                    " FROM predicted_tag WHERE id <= ? GROUP BY key, value",
+                    (max_id,),
+                ).fetchall()
+                new_rows = sum(row[2] for row in added)
+            for key, value, _, detection_tags in added:
+                if detection_tags:
+                    self._counts[(key, value)] = (
+                        self._counts.get((key, value), 0) + detection_tags
+                    )
+            self._last_id = max_id
+            self._total += new_rows
+            return dict(self._counts)

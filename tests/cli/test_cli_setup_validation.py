@@ -1,0 +1,243 @@
+"""``acoupi setup``: unknown options, short program names, checked values.
+
+Each test reproduces a trap of issue 8 (items 3 and 4) or issue 7 item 4.
+"""
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from acoupi.system.constants import Settings
+
+Invoke = Callable[..., Any]
+
+SIMULATED = ["--microphone.device_name", "simulated"]
+
+
+def _not_set_up(settings: Settings) -> bool:
+    return not settings.program_name_file.exists()
+
+
+def test_misspelt_program_option_is_refused_with_a_suggestion(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    result = invoke("setup", "--progam", "acoupi.programs.triggered", "--no-prompt")
+
+    clean_failure(result.output, result.exit_code, "--progam", "did you mean --program")
+    assert _not_set_up(settings)
+
+
+def test_misspelt_and_unknown_config_keys_are_refused(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt", *SIMULATED,
+        "--recording.duraton", "5", "--microphone.gain", "10",
+    )  # fmt: skip
+
+    clean_failure(
+        result.output,
+        result.exit_code,
+        "Unknown options",
+        "--recording.duraton (did you mean --recording.duration?)",
+        "--microphone.gain",
+        "Valid options:",
+        "--recording.interval",
+    )
+    assert _not_set_up(settings)
+
+
+def test_list_positions_and_values_with_dashes_are_not_unknown(
+    invoke: Invoke, settings: Settings
+) -> None:
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt", *SIMULATED,
+        "--microphone.samplerate", "384000",
+        "--detector.bands.0.label", "bat", "--detector.bands.0.low_freq", "20000",
+        "--detector.bands.0.high_freq", "120000",
+        "--detector.min_level_db", "-70",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    saved = json.loads(settings.program_config_file.read_text())
+    assert saved["detector"]["min_level_db"] == -70
+    assert [band["label"] for band in saved["detector"]["bands"]] == ["bat"]
+
+
+def test_short_program_name(invoke: Invoke, settings: Settings) -> None:
+    result = invoke("setup", "--program", "triggered", "--no-prompt", *SIMULATED)
+
+    assert result.exit_code == 0, result.output
+    name = settings.program_name_file.read_text().strip()
+    assert name == "acoupi.programs.triggered"
+
+
+def test_unknown_program_lists_the_programs(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    result = invoke("setup", "--program", "trigered", "--no-prompt")
+
+    clean_failure(
+        result.output,
+        result.exit_code,
+        "not found",
+        "Did you mean `triggered`?",
+        "Available programs:",
+        "acoupi programs",
+    )
+    assert _not_set_up(settings)
+
+
+@pytest.fixture
+def plugin_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An installed ``acoupi_*`` plugin package with a ``program`` module."""
+    package = tmp_path / "site" / "acoupi_owls"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "program.py").write_text(
+        textwrap.dedent(
+            '''
+            """Listen for owls at night."""
+
+            from acoupi.programs.core.base import AcoupiProgram
+
+
+            class OwlProgram(AcoupiProgram):
+                """Owls."""
+
+                config_schema = None
+
+                def setup(self, config):
+                    pass
+            '''
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return "acoupi_owls.program"
+
+
+def test_programs_lists_built_in_and_plugin_programs(
+    invoke: Invoke, plugin_program: str
+) -> None:
+    result = invoke("programs")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    by_name = {line.split()[0]: line for line in lines[:-1]}
+    assert {"test", "triggered", "default", "connected", "owls"} <= set(by_name)
+    assert "keep only recordings with sound events" in by_name["triggered"]
+    assert "[acoupi.programs.triggered]" in by_name["triggered"]
+    assert "Listen for owls at night." in by_name["owls"]
+    assert "acoupi_owls.program, from acoupi_owls" in by_name["owls"]
+    # Helper modules and templates are not programs.
+    assert not {"core", "templates", "saving_rules"} & set(by_name)
+
+
+def test_plugin_program_is_set_up_by_its_short_name(
+    invoke: Invoke, plugin_program: str, settings: Settings
+) -> None:
+    result = invoke("setup", "--program", "owls", "--no-prompt")
+
+    assert result.exit_code == 0, result.output
+    assert settings.program_name_file.read_text().strip() == plugin_program
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_timezone_typo_is_asked_again_at_once(
+    invoke: Invoke, settings: Settings
+) -> None:
+    # Enter accepts every later default (and declines optional sections).
+    answers = ["n", "Europe/Lodnon", "Europe/Paris"] + [""] * 60
+    result = invoke(
+        "setup", "--program", "triggered", "--prompt", *SIMULATED,
+        input="\n".join(answers) + "\n",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "'Europe/Lodnon' is not valid" in result.output
+    assert "Did you mean Europe/London?" in result.output
+    # Asked again straight away, before the microphone questions.
+    retry = result.output.index("Europe/Lodnon")
+    assert result.output.index("Please provide a value for timezone", retry) < (
+        result.output.index("Setting up microphone")
+    )
+    saved = json.loads(settings.program_config_file.read_text())
+    assert saved["timezone"] == "Europe/Paris"
+
+
+def test_duration_longer_than_interval_is_asked_again(
+    invoke: Invoke, settings: Settings
+) -> None:
+    answers = [
+        "",  # keep the timezone
+        "y",  # set the recording section
+        "n", "-5", "20",  # duration: -5 refused at once, then 20
+        "",  # interval 10
+        "", "", # schedule
+        # duration 20 > interval 10: both asked again
+        "", "n", "30",
+    ] + [""] * 60  # fmt: skip
+    result = invoke(
+        "setup", "--program", "triggered", "--prompt", *SIMULATED,
+        input="\n".join(answers) + "\n",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "'-5' is not valid: Input should be greater than 0" in result.output
+    assert "These values do not work together" in result.output
+    assert "Recordings of 20 s cannot start every 10 s" in result.output
+    saved = json.loads(settings.program_config_file.read_text())
+    assert saved["recording"]["duration"] == 20
+    assert saved["recording"]["interval"] == 30
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--recording.duration", "-5"], "greater than 0"),
+        (["--recording.duration", "0"], "greater than 0"),
+        (
+            ["--recording.duration", "20", "--recording.interval", "10"],
+            "Recordings of 20 s cannot start every 10 s",
+        ),
+        (["--microphone.samplerate", "1000000000"], "1,000,000,000 Hz"),
+        (["--microphone.audio_channels", "0"], "0 audio channels"),
+        (["--timezone", "Europe/Lodnon"], "Did you mean Europe/London?"),
+        (
+            ["--microphone.samplerate", "16000"],
+            "band 'bat' (20,000-120,000 Hz) is entirely above 8,000 Hz",
+        ),
+    ],
+)
+def test_values_that_cannot_work_are_refused_at_setup(
+    invoke: Invoke,
+    clean_failure: Callable[..., None],
+    settings: Settings,
+    args: list[str],
+    expected: str,
+) -> None:
+    result = invoke("setup", "--program", "triggered", "--no-prompt", *SIMULATED, *args)
+
+    clean_failure(result.output, result.exit_code, expected)
+    assert _not_set_up(settings)
+
+
+def test_band_above_the_sample_rate_is_a_warning(
+    invoke: Invoke, settings: Settings
+) -> None:
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt", *SIMULATED,
+        "--microphone.samplerate", "48000",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "Warning: The detector band 'bat' (20,000-120,000 Hz) goes above 24,000 Hz"
+        in result.output
+    )
+    assert "microphone.samplerate to 240000 or more" in result.output

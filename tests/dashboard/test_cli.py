@@ -1,0 +1,168 @@
+"""`acoupi detections`, `acoupi recordings` and `acoupi dashboard` commands."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from click.testing import CliRunner
+from dashboard_support import Installation
+
+from acoupi.cli import acoupi
+from acoupi.dashboard.exports import RAVEN_COLUMNS
+from acoupi.system.constants import Settings
+from acoupi.system.dashboard_settings import config_path, load_config
+
+
+def invoke(settings: Settings, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(acoupi, list(args), obj={"settings": settings})
+
+
+def test_csv_export_parses_and_matches_the_store(
+    installation: Installation, run_acoupi: Callable[..., Any]
+) -> None:
+    result = run_acoupi("detections", "export", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    stored = {d.id: (r, d) for r, d in installation.pairs}
+    assert len(rows) == len(stored)
+    for row in rows:
+        recording, detection = stored[__import__("uuid").UUID(row["detection_id"])]
+        assert row["recording_id"] == str(recording.id)
+        assert float(row["score"]) == detection.detection_score
+        start, low, end, high = detection.location.coordinates  # type: ignore[union-attr]
+        assert float(row["start_time"]) == start and float(row["high_freq"]) == high
+        assert row["tag"] == detection.tags[0].tag.value
+        assert row["recording_path"] == str(recording.path)
+    times = [row["recording_time"] for row in rows]
+    assert times == sorted(times)  # exports come in time order
+
+
+def test_raven_tables_match_the_stored_detections(
+    installation: Installation, tmp_path: Path
+) -> None:
+    out = tmp_path / "selections"
+    result = invoke(
+        installation.settings,
+        "detections",
+        "export",
+        "--format",
+        "raven",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(out.iterdir())
+    with_detections = [
+        r
+        for r in installation.recordings
+        if any(p[0].id == r.id for p in installation.pairs)
+    ]
+    assert len(files) == len(with_detections)
+    for recording in with_detections:
+        table = out / f"{recording.path.stem}.Table.1.selections.txt"  # type: ignore[union-attr]
+        lines = list(csv.reader(table.read_text().splitlines(), delimiter="\t"))
+        assert tuple(lines[0]) == RAVEN_COLUMNS
+        expected = sorted(
+            (d.location.coordinates, d.tags[0].tag.value, d.detection_score)  # type: ignore[union-attr]
+            for r, d in installation.pairs
+            if r.id == recording.id
+        )
+        got = [
+            (
+                (float(line[3]), float(line[5]), float(line[4]), float(line[6])),
+                line[7],
+                float(line[8]),
+            )
+            for line in lines[1:]
+        ]
+        assert [row[1:] for row in got] == [row[1:] for row in expected]
+        for (coords, _, _), (want, _, _) in zip(got, expected, strict=True):
+            assert coords == tuple(
+                round(v, 6) if i % 2 == 0 else round(v, 1) for i, v in enumerate(want)
+            )
+        assert [line[0] for line in lines[1:]] == [str(i) for i in range(1, len(lines))]
+        assert all(line[9] == recording.path.name for line in lines[1:])  # type: ignore[union-attr]
+
+
+def test_json_export_and_list(installation: Installation, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    result = invoke(
+        installation.settings,
+        "detections",
+        "export",
+        "--format",
+        "json",
+        "-o",
+        str(target),
+        "--tag",
+        "bat",
+    )
+    assert result.exit_code == 0, result.output
+    items = json.loads(target.read_text())
+    assert len(items) == 4 and {item["tag"] for item in items} == {"bat"}
+    listed = invoke(
+        installation.settings, "detections", "list", "--json", "--min-score", "0.9"
+    )
+    assert sorted(d["score"] for d in json.loads(listed.output)["detections"]) == [
+        0.9,
+        0.95,
+    ]
+
+
+def test_summary_and_recordings(installation: Installation) -> None:
+    summary = json.loads(
+        invoke(installation.settings, "detections", "summary", "--json").output
+    )
+    totals: dict = {}
+    for item in summary:
+        totals[item["tag"]] = totals.get(item["tag"], 0) + item["count"]
+    assert totals == {"bat": 4, "bird": 2, "frog": 1}
+    plain = invoke(installation.settings, "detections", "summary", "--by", "hour")
+    assert plain.output.splitlines()[0].split("\t") == [
+        "hour (UTC)",
+        "bat",
+        "bird",
+        "frog",
+        "total",
+    ]
+    listing = json.loads(invoke(installation.settings, "recordings", "--json").output)
+    assert [r["detections"] for r in listing["recordings"]] == [2, 1, 1, 0, 2, 1]
+    assert listing["recordings"][0]["path"] == str(installation.recordings[0].path)
+
+
+def test_bad_input_is_explained(installation: Installation, settings: Settings) -> None:
+    result = invoke(
+        installation.settings, "detections", "list", "--since", "last tuesday"
+    )
+    assert result.exit_code == 2 and "is not a date" in result.output
+    result = invoke(installation.settings, "detections", "export", "--format", "raven")
+    assert result.exit_code == 2 and "give a folder" in result.output
+
+
+def test_no_database_yet(settings: Settings) -> None:
+    result = invoke(settings, "recordings")
+    assert result.exit_code == 1
+    assert "nothing has been recorded yet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_network_bind_needs_a_password(settings: Settings) -> None:
+    result = invoke(settings, "dashboard", "--host", "0.0.0.0")
+    assert result.exit_code == 1
+    assert "no password is set" in result.output
+    assert "acoupi dashboard password" in result.output
+    short = invoke(settings, "dashboard", "password", "--password", "abc")
+    assert short.exit_code == 2 and "at least 8" in short.output
+    ok = invoke(settings, "dashboard", "password", "--password", "long enough pw")
+    assert ok.exit_code == 0, ok.output
+    assert "long enough pw" not in config_path(settings).read_text()
+    assert config_path(settings).stat().st_mode & 0o777 == 0o600
+    assert load_config(settings).password_hash
+    enabled = invoke(
+        settings, "dashboard", "enable", "--host", "0.0.0.0", "--port", "8123"
+    )
+    assert enabled.exit_code == 0, enabled.output
+    config = load_config(settings)
+    assert (config.enabled, config.host, config.port) == (True, "0.0.0.0", 8123)

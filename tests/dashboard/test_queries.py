@@ -1,0 +1,150 @@
+"""The shared read-only queries: filters, pages, counts and query plans."""
+
+import datetime
+
+import pytest
+from dashboard_support import Installation
+
+from acoupi.dashboard import queries
+from acoupi.dashboard.sources import DataSources, NoDataError, open_read_only
+from acoupi.system.constants import Settings
+
+
+@pytest.fixture
+def connection(installation: Installation):  # type: ignore[no-untyped-def]
+    connection = open_read_only(installation.db)
+    yield connection
+    connection.close()
+
+
+def ids(page: queries.Page) -> set:
+    return {row.id for row in page.rows}
+
+
+def test_sources_follow_the_program_config(installation: Installation) -> None:
+    sources = DataSources.from_settings(installation.settings)
+    assert sources.metadata_db == installation.db
+    assert sources.recordings_dir == installation.db.parent / "recordings"
+
+
+def test_missing_database_is_a_clear_error(settings: Settings) -> None:
+    with pytest.raises(NoDataError, match="nothing has been recorded yet"):
+        open_read_only(settings.home / "nope.db")
+
+
+def test_connection_is_read_only(connection) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Exception, match="readonly|read-only|query_only"):
+        connection.execute("DELETE FROM recording")
+
+
+def test_tag_score_time_and_deployment_filters(
+    installation: Installation,
+    connection,  # type: ignore[no-untyped-def]
+) -> None:
+    everything = queries.list_detections(
+        connection, queries.DetectionQuery(), limit=None
+    )
+    assert ids(everything) == {d.id for _, d in installation.pairs}
+    bats = queries.list_detections(
+        connection, queries.DetectionQuery(tags=["bat"]), limit=None
+    )
+    assert ids(bats) == {d.id for d in installation.detections["bat"]}
+    keyed = queries.list_detections(
+        connection, queries.DetectionQuery(tags=["event:frog", "bird"]), limit=None
+    )
+    expected = installation.detections["frog"] + installation.detections["bird"]
+    assert ids(keyed) == {d.id for d in expected}
+    strong = queries.list_detections(
+        connection, queries.DetectionQuery(min_score=0.7), limit=None
+    )
+    assert {row.score for row in strong.rows} == {0.9, 0.95, 0.7, 0.8}
+    recent = queries.list_detections(
+        connection,
+        queries.DetectionQuery(since=installation.now - datetime.timedelta(hours=3)),
+        limit=None,
+    )
+    assert len(recent.rows) == 4
+    south = queries.list_detections(
+        connection, queries.DetectionQuery(deployment="south"), limit=None
+    )
+    assert {row.deployment for row in south.rows} == {"south"}
+    assert len(south.rows) == 3
+
+
+def test_pages_are_newest_first_and_complete(connection) -> None:  # type: ignore[no-untyped-def]
+    seen = []
+    offset = 0
+    while True:
+        page = queries.list_detections(
+            connection, queries.DetectionQuery(), limit=2, offset=offset
+        )
+        seen.extend(page.rows)
+        if not page.has_more:
+            break
+        offset += 2
+    assert len(seen) == 7
+    times = [row.recording_time for row in seen]
+    assert times == sorted(times, reverse=True)
+    assert len({row.id for row in seen}) == 7
+
+
+def test_summary_counts_per_tag_per_day(
+    installation: Installation,
+    connection,  # type: ignore[no-untyped-def]
+) -> None:
+    counts = queries.detections_by_tag(connection, queries.DetectionQuery())
+    assert counts == {"bat": 4, "bird": 2, "frog": 1}
+    hourly = queries.count_by_bucket(connection, queries.DetectionQuery(), "hour")
+    assert sum(row[3] for row in hourly) == 7
+    assert all(row[0].endswith(":00Z") for row in hourly)
+
+
+def test_tag_counter_is_incremental_and_notices_deletions(
+    installation: Installation,
+) -> None:
+    import sqlite3
+
+    counter = queries.TagCounter()
+    writer = sqlite3.connect(installation.db)
+    reader = open_read_only(installation.db)
+    assert counter.counts(reader) == {
+        ("event", "bat"): 4,
+        ("event", "bird"): 2,
+        ("event", "frog"): 1,
+    }
+    writer.execute("DELETE FROM predicted_tag WHERE value = 'frog'")
+    writer.commit()
+    assert ("event", "frog") not in counter.counts(reader)
+    writer.close()
+
+
+def test_recordings_with_detection_counts(
+    installation: Installation,
+    connection,  # type: ignore[no-untyped-def]
+) -> None:
+    page = queries.list_recordings(connection, limit=None)
+    assert [row.detections for row in page.rows] == [2, 1, 1, 0, 2, 1]
+    assert all(row.file_exists for row in page.rows)
+
+
+def test_parse_when() -> None:
+    now = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
+    assert queries.parse_when("24h", now) == now - datetime.timedelta(days=1)
+    assert queries.parse_when("2024-04-30").tzinfo is not None
+    with pytest.raises(ValueError, match="is not a date"):
+        queries.parse_when("yesterday-ish")
+
+
+def test_first_page_walks_the_time_index(connection) -> None:  # type: ignore[no-untyped-def]
+    """No full scan: the planner starts from the recording time index."""
+    where, params = queries.DetectionQuery(tags=["bat"], min_score=0.5).where()
+    plan = connection.execute(
+        "EXPLAIN QUERY PLAN "
+        + queries._DETECTION_SQL
+        + where
+        + " ORDER BY r.datetime DESC, r.rowid DESC, d.rowid LIMIT 26",
+        params,
+    ).fetchall()
+    text = " | ".join(row[3] for row in plan)
+    assert "ix_recording_datetime" in text, text
+    assert "SCAN d " not in text + " " and "SCAN detection" not in text, text

@@ -1,0 +1,157 @@
+"""Unknown options and keys, and configurations that cannot work."""
+
+from typing import List, Optional
+
+import pytest
+from pydantic import BaseModel, Field
+
+from acoupi.system.config.checks import (
+    ConfigWarning,
+    check_config,
+    find_config_problems,
+)
+from acoupi.system.config.options import (
+    UnknownOptionError,
+    check_known_options,
+    option_names,
+    unknown_keys,
+    unknown_options,
+)
+from acoupi.system.exceptions import ConfigurationError
+
+
+class Band(BaseModel):
+    label: str
+    low_freq: float
+    high_freq: float
+
+
+class Microphone(BaseModel):
+    device_name: str = "simulated"
+    samplerate: int = 48_000
+    audio_channels: int = 1
+    time_expansion: Optional[float] = None
+
+
+class Recording(BaseModel):
+    duration: int = 3
+    interval: int = 10
+
+
+class Detector(BaseModel):
+    bands: List[Band] = Field(
+        default_factory=lambda: [Band(label="bird", low_freq=1_000, high_freq=8_000)]
+    )
+
+
+class Config(BaseModel):
+    name: str = "x"
+    tags: List[str] = Field(default_factory=list)
+    microphone: Microphone = Field(default_factory=Microphone)
+    recording: Recording = Field(default_factory=Recording)
+    detector: Optional[Detector] = None
+
+
+def test_option_names_cover_sections_lists_and_list_items() -> None:
+    names = option_names(Config)
+    assert names[:2] == ["name", "tags"]
+    assert {"tags.N", "recording.duration", "detector", "detector.bands"} <= set(names)
+    assert "detector.bands.N.low_freq" in names
+
+
+def test_unknown_options_skip_values_negative_numbers_and_positions() -> None:
+    args = [
+        "--name=x", "--tags.0", "a", "--tags.1", "b", "--recording.duration",
+        "-5", "--detector.bands.0.low_freq", "-.5", "--recordings.interval", "3",
+    ]  # fmt: skip
+    assert unknown_options(args, option_names(Config)) == ["--recordings.interval"]
+
+
+@pytest.mark.parametrize(
+    ("option", "hint"),
+    [
+        ("--recording.duraton", "did you mean --recording.duration?"),
+        ("--duration", "did you mean --recording.duration?"),
+        ("--microphone.samplrate", "did you mean --microphone.samplerate?"),
+    ],
+)
+def test_unknown_option_error_suggests_and_lists(option: str, hint: str) -> None:
+    with pytest.raises(UnknownOptionError) as info:
+        check_known_options([option, "1"], [Config], extra=["program"])
+    assert hint in info.value.message
+    assert info.value.help.startswith("Valid options: --program, --name")
+    assert info.value.unknown == [option]
+
+
+def test_unknown_keys_are_found_in_sections_and_list_items() -> None:
+    data = {
+        "name": "x",
+        "nickname": "y",
+        "microphone": {"samplerate": 1, "gain": 3},
+        "detector": {"bands": [{"label": "a", "colour": "red"}]},
+        "tags": ["free", "text"],
+    }
+    assert unknown_keys(data, Config) == [
+        "nickname",
+        "microphone.gain",
+        "detector.bands.0.colour",
+    ]
+
+
+HIGH_BAND = Band(label="bat", low_freq=30e3, high_freq=60e3)
+
+
+def _messages(config: Config) -> List[str]:
+    return [problem.message for problem in find_config_problems(config)]
+
+
+def test_a_sound_configuration_has_no_problems() -> None:
+    assert find_config_problems(Config()) == []
+    assert check_config(Config()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"recording": Recording(duration=0)}, "duration must be a positive"),
+        ({"recording": Recording(interval=-1)}, "interval must be a positive"),
+        ({"recording": Recording(duration=20, interval=10)}, "cannot start every"),
+        ({"microphone": Microphone(samplerate=1_000_000_000)}, "1,000,000,000 Hz"),
+        ({"microphone": Microphone(samplerate=4_000)}, "4,000 Hz"),
+        ({"microphone": Microphone(audio_channels=0)}, "0 audio channels"),
+        (
+            {
+                "detector": Detector(
+                    bands=[Band(label="bat", low_freq=30e3, high_freq=60e3)]
+                )
+            },
+            "can never detect anything",
+        ),
+    ],
+)
+def test_errors(change: dict, expected: str) -> None:
+    config = Config().model_copy(update=change)
+    assert any(expected in message for message in _messages(config))
+    with pytest.raises(ConfigurationError, match="cannot work"):
+        check_config(config)
+
+
+def test_band_partly_above_nyquist_is_a_warning() -> None:
+    config = Config(
+        detector=Detector(bands=[Band(label="bat", low_freq=20e3, high_freq=120e3)])
+    )
+    with pytest.warns(ConfigWarning, match="only 20,000-24,000 Hz of it"):
+        warned = check_config(config)
+    assert [problem.fields for problem in warned] == [
+        ("detector.bands.0.high_freq", "microphone.samplerate")
+    ]
+    assert "microphone.samplerate to 240000 or more" in warned[0].help
+
+
+def test_time_expansion_raises_the_highest_frequency_heard() -> None:
+    # A 10x time-expanded recorder at 48 kHz hears up to 240 kHz.
+    config = Config(
+        microphone=Microphone(time_expansion=10),
+        detector=Detector(bands=[Band(label="bat", low_freq=20e3, high_freq=120e3)]),
+    )
+    assert find_config_problems(config) == []
