@@ -93,7 +93,12 @@ def test_plugin_program_runs_in_celerys_test_worker(
                 "recordings": tmp_path / "audio",
                 "db_metadata": tmp_path / "metadata.db",
             },
-            "messaging": {"messages_db": tmp_path / "messages.db"},
+            # As the plugin's own tests do: a messenger (never contacted
+            # here), so detections become messages in the outbox.
+            "messaging": {
+                "messages_db": tmp_path / "messages.db",
+                "http": {"base_url": "http://127.0.0.1:9/detections"},
+            },
         }
     )
     program = PluginProgram(program_config=config, app=celery_app)
