@@ -7,13 +7,15 @@ pickled message that then ran as the acoupi user.
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from acoupi.audio.wav import write_wav
 from acoupi.system.permissions import restrict_umask
-from conftest import ACOUPI_BIN
+
+ACOUPI_BIN = Path(sys.executable).parent / "acoupi"
 
 
 def _modes(root: Path) -> dict[str, int]:

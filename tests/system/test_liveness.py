@@ -2,6 +2,8 @@
 fresh, and status reads it instead of pinging through the broker."""
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,9 +23,9 @@ from acoupi.system.lifecycle import setup_program
 from acoupi.system.liveness import (
     HEARTBEAT_STALE,
     heartbeat_path,
-    live_processes,
     worker_liveness,
 )
+from acoupi.system.pidfiles import owned_processes
 from helpers import wait_until
 
 
@@ -62,7 +64,7 @@ def test_status_of_workers_needs_no_ping(
         ("acoupi", WorkerState.OK)
     ]
     os.kill(pid, 9)
-    assert wait_until(lambda: "acoupi" not in live_processes(settings.run_dir))
+    assert wait_until(lambda: "acoupi" not in owned_processes(settings.run_dir))
     status = get_celery_status(settings)
 
     assert status.state == CeleryState.UNAVAILABLE
@@ -70,18 +72,27 @@ def test_status_of_workers_needs_no_ping(
 
 
 def test_stale_or_foreign_heartbeat_is_not_alive(tmp_path: Path) -> None:
-    me = os.getpid()
-    (tmp_path / "acoupi.pid").write_text(str(me))
-    beat = heartbeat_path(tmp_path, "acoupi")
+    # A stand-in worker: pidfiles only count for processes that run acoupi
+    # or Celery (acoupi.system.pidfiles), so the test's own pid would not.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "acoupi-worker"]
+    )
+    try:
+        pid = worker.pid
+        (tmp_path / "acoupi.pid").write_text(str(pid))
+        beat = heartbeat_path(tmp_path, "acoupi")
 
-    # No heartbeat yet (an older worker, or still starting): ask a ping.
-    assert worker_liveness(tmp_path, ["acoupi"]) is None
+        # No heartbeat yet (an older worker, or still starting): ask a ping.
+        assert worker_liveness(tmp_path, ["acoupi"]) is None
 
-    beat.write_text(str(me))
-    assert worker_liveness(tmp_path, ["acoupi"]) == {"acoupi": True}
-    later = time.time() + HEARTBEAT_STALE + 1
-    assert worker_liveness(tmp_path, ["acoupi"], now=later) == {"acoupi": False}
+        beat.write_text(str(pid))
+        assert worker_liveness(tmp_path, ["acoupi"]) == {"acoupi": True}
+        later = time.time() + HEARTBEAT_STALE + 1
+        assert worker_liveness(tmp_path, ["acoupi"], now=later) == {"acoupi": False}
 
-    # A heartbeat left by another process (pid reused) proves nothing.
-    beat.write_text(str(me + 1))
-    assert worker_liveness(tmp_path, ["acoupi"]) == {"acoupi": False}
+        # A heartbeat left by another process (pid reused) proves nothing.
+        beat.write_text(str(pid + 1))
+        assert worker_liveness(tmp_path, ["acoupi"]) == {"acoupi": False}
+    finally:
+        worker.kill()
+        worker.wait()

@@ -170,10 +170,15 @@ class RunSummary:
 
 def _message_lines(s: Snapshot) -> List[str]:
     if s.messenger is False:
-        line = "Messages: none sent or kept (no messenger configured"
-        if s.messages_pending:
-            line += f"; {s.messages_pending} kept from before wait for one"
-        return [line + ")."]
+        from acoupi.programs.templates.detection import (
+            UNSENT_KEPT_WITHOUT_MESSENGER as kept,
+        )
+
+        now = "unknown" if s.messages_pending is None else s.messages_pending
+        return [
+            f"Messages: none sent (no messenger configured); the newest {kept}"
+            f" are kept, {now} now."
+        ]
     if s.messages_sent is None and s.messages_pending is None:
         return []
     sent = "unknown" if s.messages_sent is None else s.messages_sent

@@ -38,6 +38,13 @@ __all__ = [
 ]
 
 DETECTION_QUEUE = "detection"
+
+UNSENT_KEPT_WITHOUT_MESSENGER = 1000
+"""Unsent messages kept when no messenger is configured (newest first).
+
+Messages are still made, as in acoupi 0.3 (plugins and scripts read them
+from the outbox), but nothing sends them: the outbox keeps this many, about
+2 MB, instead of growing by one message per recording forever."""
 """Queue of the detection task (the recording task's callback)."""
 
 UNPROCESSED_FOLDER = "unprocessed"
@@ -152,21 +159,28 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
     def create_detection_task(self, config: C) -> Callable[[data.Recording], None]:
         """Return the detection task.
 
-        Without a messenger no message is made: nothing would ever send
-        it, and the outbox would grow by one message per recording forever.
+        Without a messenger the outbox is bounded: after each detection only
+        the newest :data:`UNSENT_KEPT_WITHOUT_MESSENGER` unsent messages stay.
         """
-        factories = (
-            self.get_message_factories(config) if self.messenger is not None else []
-        )
-        return generate_detection_task(
+        task = generate_detection_task(
             store=self.store,
             model=self.model,
             message_store=self.message_store,
             logger=self.logger.getChild("detection"),
             output_cleaners=self.get_output_cleaners(config),
             processing_filters=self.get_processing_filters(config),
-            message_factories=factories,
+            message_factories=self.get_message_factories(config),
         )
+        prune = getattr(self.message_store, "prune_unsent", None)
+        if self.messenger is not None or prune is None:
+            return task
+
+        @functools.wraps(task)
+        def detection_task(recording: data.Recording) -> None:
+            task(recording)
+            prune(UNSENT_KEPT_WITHOUT_MESSENGER)
+
+        return detection_task
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
         """Run detection on every new recording, within the backlog bound."""
