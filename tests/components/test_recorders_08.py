@@ -223,3 +223,40 @@ def test_pipewire_listing_without_tools(
         pipewire.get_input_devices()
     assert "pipewire-bin" in (caught.value.help or "")
     assert pipewire.has_input_audio_device() is False
+
+
+def test_wav_header_helpers_of_0_8(tmp_path: Path) -> None:
+    from acoupi.components.audio_recorder.base import (
+        get_media_info,
+        iter_riff_chunks,
+        patch_samplerate,
+    )
+
+    recorder = PARecorder(0.1, 48_000, 2, "simulated", audio_dir=tmp_path)
+    recording = recorder.record(make_deployment())
+    assert recording.path is not None
+    info = get_media_info(recording.path)
+    assert (info.samplerate, info.audio_channels, info.frames) == (48_000, 2, 4_800)
+    with open(recording.path, "rb") as handle:
+        chunks = list(iter_riff_chunks(handle))
+    assert chunks[0] == b"fmt " and b"data" in chunks and b"guan" in chunks
+    # A file from another tool, slowed 10x afterwards: header only.
+    patch_samplerate(recording.path, 4_800)
+    frames, rate = read_wav(recording.path)
+    assert rate == 4_800 and frames.shape == (4_800, 2)
+    assert get_media_info(recording.path).duration == pytest.approx(1.0)
+    not_wav = tmp_path / "x.wav"
+    not_wav.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="not a WAV"):
+        patch_samplerate(not_wav, 1)
+
+
+def test_record_audio_of_0_8_returns_frames() -> None:
+    from acoupi.components.audio_recorder.pyaudio_recorder import record_audio
+
+    raw = record_audio(16_000, 1, "simulated", duration=0.1)
+    assert len(raw) == 2 * 1_600
+    raw = record_audio(16_000, 1, "simulated", num_chunks=2, chunksize=512)
+    assert len(raw) == 2 * 1_024
+    with pytest.raises(ValueError):
+        record_audio(16_000, 1, "simulated")
