@@ -15,6 +15,9 @@ from pydantic import (
 
 __all__ = ["CeleryConfig", "Settings"]
 
+STANDARD_QUEUES = ("celery", "recording", "detection")
+"""Queues acoupi's program templates route tasks to."""
+
 RAW_DUMP = {"acoupi_raw": True}
 """``model_dump(context=RAW_DUMP)`` gives a :class:`CeleryConfig`'s fields as
 stored, without placing the embedded broker in a home."""
@@ -120,8 +123,11 @@ class CeleryConfig(BaseModel):
     (``Celery().config_from_object(...)``, Celery's pytest ``celery_config``
     fixture): the bare embedded broker and result backend are placed in the
     current home (``$ACOUPI_HOME`` or ``~/.acoupi``), folders created when
-    missing. JSON dumps (``celery.json``) keep the bare URLs, so a saved
-    configuration follows its home.
+    missing; and acoupi's standard queues (:data:`STANDARD_QUEUES`) are
+    declared, so a worker started without ``-Q`` serves a detection
+    program's tasks. JSON dumps (``celery.json``) keep the bare URLs and
+    declare no queue, so a saved configuration follows its home and
+    acoupi's own workers keep their ``-Q``.
     """
 
     enable_utc: bool = True
@@ -188,7 +194,15 @@ class CeleryConfig(BaseModel):
         # Imported here: the broker module imports this one.
         from acoupi.system.broker import place_embedded
 
-        return place_embedded(fields, Settings())
+        conf = place_embedded(fields, Settings())
+        # A worker started without -Q (Celery's test worker) serves only the
+        # queues declared when it starts; declare those acoupi's programs
+        # route to, so a plugin's detection_task.delay() gets run.
+        conf.setdefault(
+            "task_queues",
+            {q: {"exchange": q, "routing_key": q} for q in STANDARD_QUEUES},
+        )
+        return conf
 
     def as_celery_conf(self) -> dict[str, Any]:
         """Return the settings as stored, for ``Celery.config_from_object``.

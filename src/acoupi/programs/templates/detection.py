@@ -24,6 +24,7 @@ from acoupi.programs.templates.messaging import (
     MessagingProgramConfiguration,
 )
 from acoupi.system.files import get_temp_files, move_recording
+from acoupi.system.model_threads import default_model_threads, limit_model_threads
 from acoupi.tasks import generate_detection_task
 
 __all__ = [
@@ -80,6 +81,11 @@ class DetectionsConfiguration(BaseModel):
     way a skipped recording is moved, with its metadata, to
     ``<paths.recordings>/unprocessed``: never deleted.
     """
+
+    model_threads: int = Field(default_factory=default_model_threads, ge=1)
+    """Most threads the model computes with (torch, OpenBLAS, OpenMP) in the
+    detection worker. The default, every core but one (at most 4), leaves a
+    core to the recorder so no audio is lost while the model runs."""
 
 
 class DetectionProgramConfiguration(MessagingProgramConfiguration):
@@ -178,7 +184,22 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
         """Run detection on every new recording, within the backlog bound."""
-        return [self._bounded_detection(self.create_detection_task(config), config)]
+        detect = self._thread_bounded(self.create_detection_task(config), config)
+        return [self._bounded_detection(detect, config)]
+
+    def _thread_bounded(
+        self, detect: Callable[[data.Recording], None], config: C
+    ) -> Callable[[data.Recording], None]:
+        """Cap the model's threads in the worker before it first runs."""
+        threads = config.detections.model_threads
+        logger = self.logger.getChild("detection")
+
+        @functools.wraps(detect)
+        def detection_task(recording: data.Recording) -> None:
+            limit_model_threads(threads, logger)
+            detect(recording)
+
+        return detection_task
 
     def get_recording_callback_queue(self, config: C) -> Optional[str]:
         """Run detection on the ``detection`` queue when a worker serves it.

@@ -279,7 +279,7 @@ def probe_microphone(config: BaseModel) -> List[ConfigProblem]:
         return []
     channels = int(_number(microphone, "audio_channels") or 1)  # type: ignore[arg-type]
     try:
-        from acoupi.audio.devices import resolve_device
+        from acoupi.devices.audio.selection import resolve_device
 
         device = resolve_device(device_name)
     except (AcoupiError, ImportError, OSError) as error:
@@ -292,7 +292,7 @@ def probe_microphone(config: BaseModel) -> List[ConfigProblem]:
                 error=False,
             )
         ]
-    from acoupi.audio.devices import check_input_settings
+    from acoupi.devices.audio.selection import check_input_settings
 
     try:
         check_input_settings(device, int(rate), channels)
