@@ -130,7 +130,7 @@ def pulse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServ
                 patch.setenv(key, env[key])
             # PortAudio lists ALSA devices once, at initialisation: redo it
             # now that the "pulse" device can reach our server.
-            from acoupi.audio import devices
+            from acoupi.devices.audio import selection as devices
 
             devices.refresh_devices()
             yield PulseServer(root=root, socket=socket, env=env, log=log)

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from acoupi.audio import devices
 from acoupi.audio.capture import CaptureError, CaptureTimeoutError, ContinuousCapture
 from acoupi.audio.clock import SampleClock
 from acoupi.audio.portaudio import PortAudioSource
@@ -18,6 +17,7 @@ from acoupi.audio.registry import close_shared_captures, shared_capture
 from acoupi.audio.ringbuffer import FrameRing
 from acoupi.audio.simulated import CounterSoundscape, SimulatedSource
 from acoupi.audio.sources import Gap
+from acoupi.devices.audio import selection as devices
 from acoupi.system.exceptions import HealthCheckError, ParameterError
 
 UTC = datetime.timezone.utc
@@ -433,7 +433,9 @@ def test_missing_sounddevice_error_names_both_installs(monkeypatch):
             raise ImportError("No module named 'sounddevice'")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(devices.importlib, "import_module", fake_import)
+    import importlib
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
     with pytest.raises(HealthCheckError) as caught:
         devices.list_input_devices()
     assert "pip install 'acoupi[audio]'" in str(caught.value.help)

@@ -10,8 +10,8 @@ import click
 from click.testing import CliRunner
 from pydantic import BaseModel
 
-from acoupi.audio.devices import list_input_devices
 from acoupi.components.audio_recorder import MicrophoneConfig, parse_microphone_config
+from acoupi.devices.audio.selection import list_input_devices
 from acoupi.system.config.checks import probe_microphone
 
 

@@ -104,7 +104,9 @@ def no_audio_library(monkeypatch):
 @pytest.fixture
 def host(monkeypatch):
     fake = FakeHost(DEVICES, default=1)
+    # The package re-exports it; the listing functions use the module's.
     monkeypatch.setattr(audio, "open_audio_host", lambda: fake)
+    monkeypatch.setattr(audio.pyaudio, "open_audio_host", lambda: fake)
     return fake
 
 

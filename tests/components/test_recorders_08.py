@@ -1,13 +1,8 @@
 """acoupi 0.8's recorders: package layout, time expansion, PipeWire."""
 
-import os
-import shutil
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from pydantic import ValidationError
@@ -159,73 +154,6 @@ def test_pw_recorder_without_pw_record_says_what_to_install(
         recorder.check()
 
 
-def _require(*tools: str) -> None:
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} not installed: run `.ci/services` "
-            "(packages pipewire, pipewire-bin, wireplumber, dbus-daemon)."
-        )
-
-
-@pytest.fixture
-def pipewire_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private PipeWire (with WirePlumber) and a virtual source in it."""
-    _require("pipewire", "wireplumber", "dbus-run-session", "pw-cli", "pw-record")
-    runtime = tmp_path / "xdg-runtime"
-    runtime.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.setenv("PIPEWIRE_REMOTE", "acoupi-test-pw")
-    env = dict(os.environ)
-    logs = tmp_path / "pipewire.log"
-    started = []
-    with open(logs, "w") as log:
-        started.append(
-            subprocess.Popen(
-                ["pipewire"],
-                env={**env, "PIPEWIRE_CORE": "acoupi-test-pw"},
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while not (runtime / "acoupi-test-pw").exists():
-                assert time.monotonic() < deadline, logs.read_text()
-                time.sleep(0.05)
-            started.append(
-                subprocess.Popen(
-                    ["dbus-run-session", "--", "wireplumber"],
-                    env=env,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            )
-            name = f"acoupi-test-{uuid.uuid4().hex[:6]}"
-            subprocess.run(
-                [
-                    "pw-cli",
-                    "create-node",
-                    "adapter",
-                    "{ factory.name=support.null-audio-sink node.name="
-                    + name
-                    + " media.class=Audio/Source/Virtual object.linger=true"
-                    " audio.position=[MONO] }",
-                ],
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=10,
-            )
-            yield name
-        finally:
-            for process in reversed(started):
-                os.killpg(process.pid, 15)
-                process.wait(timeout=10)
-
-
 def test_pw_recorder_records_through_pipewire(
     pipewire_source: str, tmp_path: Path
 ) -> None:
@@ -245,3 +173,90 @@ def test_pw_recorder_records_through_pipewire(
     assert header_rate == 24_000
     assert read_guano(recording.path)["TE"] == 2
     assert not [p for p in (tmp_path / "tmp").iterdir() if p != recording.path]
+
+
+# --- devices.audio -----------------------------------------------------------
+
+
+def test_one_devices_audio_package() -> None:
+    import importlib
+
+    import acoupi.audio
+    from acoupi.devices import audio
+    from acoupi.devices.audio import pipewire, pyaudio, selection
+
+    # acoupi 0.3's names at the package, 0.8's submodules below it.
+    for name in (
+        "DeviceInfo",
+        "get_input_devices",
+        "get_input_device_by_name",
+        "has_input_audio_device",
+        "get_default_microphone",
+        "parse_device_name",
+    ):
+        assert getattr(audio, name) is getattr(pyaudio, name)
+    assert pipewire.DeviceInfo.model_fields.keys() >= {"name", "samplerates"}
+    assert acoupi.audio.resolve_device is selection.resolve_device
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("acoupi.audio.devices")
+
+
+def test_pipewire_lists_its_sources(pipewire_source: str) -> None:
+    from acoupi.devices.audio import pipewire
+
+    names = [device.name for device in pipewire.get_input_devices()]
+    assert pipewire_source in names
+    device = pipewire.get_input_device_by_name(pipewire_source)
+    assert device.max_input_channels == 1
+    assert pipewire.has_input_audio_device()
+    with pytest.raises(DeviceUnavailableError, match=pipewire_source):
+        pipewire.get_input_device_by_name("no-such-source")
+
+
+def test_pipewire_listing_without_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acoupi.devices.audio import pipewire
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DeviceUnavailableError, match="pw-dump") as caught:
+        pipewire.get_input_devices()
+    assert "pipewire-bin" in (caught.value.help or "")
+    assert pipewire.has_input_audio_device() is False
+
+
+def test_wav_header_helpers_of_0_8(tmp_path: Path) -> None:
+    from acoupi.components.audio_recorder.base import (
+        get_media_info,
+        iter_riff_chunks,
+        patch_samplerate,
+    )
+
+    recorder = PARecorder(0.1, 48_000, 2, "simulated", audio_dir=tmp_path)
+    recording = recorder.record(make_deployment())
+    assert recording.path is not None
+    info = get_media_info(recording.path)
+    assert (info.samplerate, info.audio_channels, info.frames) == (48_000, 2, 4_800)
+    with open(recording.path, "rb") as handle:
+        chunks = list(iter_riff_chunks(handle))
+    assert chunks[0] == b"fmt " and b"data" in chunks and b"guan" in chunks
+    # A file from another tool, slowed 10x afterwards: header only.
+    patch_samplerate(recording.path, 4_800)
+    frames, rate = read_wav(recording.path)
+    assert rate == 4_800 and frames.shape == (4_800, 2)
+    assert get_media_info(recording.path).duration == pytest.approx(1.0)
+    not_wav = tmp_path / "x.wav"
+    not_wav.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="not a WAV"):
+        patch_samplerate(not_wav, 1)
+
+
+def test_record_audio_of_0_8_returns_frames() -> None:
+    from acoupi.components.audio_recorder.pyaudio_recorder import record_audio
+
+    raw = record_audio(16_000, 1, "simulated", duration=0.1)
+    assert len(raw) == 2 * 1_600
+    raw = record_audio(16_000, 1, "simulated", num_chunks=2, chunksize=512)
+    assert len(raw) == 2 * 1_024
+    with pytest.raises(ValueError):
+        record_audio(16_000, 1, "simulated")

@@ -38,6 +38,7 @@ def test_python_dump_places_the_embedded_broker_in_the_home(
     assert conf["broker_transport_options"]["control_folder"] == str(paths.control)
     assert conf["result_backend"] == f"file://{paths.results}"
     assert all(folder.is_dir() for folder in paths.all())
+    assert set(conf["task_queues"]) == {"celery", "recording", "detection"}
 
 
 def test_saved_configuration_keeps_the_bare_urls(settings: Settings) -> None:
@@ -46,6 +47,7 @@ def test_saved_configuration_keeps_the_bare_urls(settings: Settings) -> None:
     assert stored["broker_url"] == "filesystem://"
     assert stored["result_backend"] == "file://"
     assert stored["broker_transport_options"] == {"polling_interval": 2.0}
+    assert "task_queues" not in stored
     # Round trip through a python dump: still valid, options kept.
     again = CeleryConfig.model_validate(config.model_dump())
     assert again.broker_transport_options["polling_interval"] == 2.0
@@ -93,11 +95,14 @@ def test_plugin_program_runs_in_celerys_test_worker(
                 "recordings": tmp_path / "audio",
                 "db_metadata": tmp_path / "metadata.db",
             },
-            "messaging": {"messages_db": tmp_path / "messages.db"},
+            # As the plugin's own tests do: a messenger (never contacted
+            # here), so detections become messages in the outbox.
+            "messaging": {
+                "messages_db": tmp_path / "messages.db",
+                "http": {"base_url": "http://127.0.0.1:9/detections"},
+            },
         }
     )
-    program = PluginProgram(program_config=config, app=celery_app)
-    assert celery_app.conf["accept_content"] == ["pickle"]
     recording_path = tmp_path / "call.wav"
     _write_call(recording_path)
     recording = data.Recording(
@@ -110,11 +115,14 @@ def test_plugin_program_runs_in_celerys_test_worker(
     store = SqliteStore(config.paths.db_metadata)
     store.store_recording(recording)
 
-    # Detection is routed to the ``detection`` queue (as in acoupi 0.8), so
-    # the test worker serves the program's queues, as acoupi's workers do.
-    queues = program.get_queue_names()
-    assert "detection" in queues
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=queues):
+    # The order of the plugins' conftest: Celery's test worker starts
+    # first (no -Q), the program is made afterwards and routes detection
+    # to the ``detection`` queue, then the worker reloads its tasks.
+    with start_worker(celery_app, pool="solo", perform_ping_check=False) as worker:
+        program = PluginProgram(program_config=config, app=celery_app)
+        assert celery_app.conf["accept_content"] == ["pickle"]
+        assert celery_app.conf.task_routes["detection_task"] == {"queue": "detection"}
+        worker.reload()
         program.tasks["detection_task"].delay(recording).get(timeout=20)
 
     ((stored, outputs),) = store.get_recordings([recording.id])

@@ -1,13 +1,17 @@
-"""No messenger, no pile-up: messages are only kept when something sends them.
+"""No messenger, no pile-up: without a messenger the outbox is bounded.
 
 The trap: with no messenger configured, "pending" grew by one message
-(about 2 KB) per recording, forever, unexplained.
+(about 2 KB) per recording, forever, unexplained. Messages are still made
+(0.3 plugins read them from the outbox) but only the newest are kept.
 """
 
 import sqlite3
 from contextlib import closing
 from typing import Any, Callable
 
+import pytest
+
+from acoupi.programs.templates import detection
 from acoupi.runtime.foreground import _message_lines
 from acoupi.runtime.metrics import MetricsCollector
 from acoupi.system.constants import Settings
@@ -29,19 +33,22 @@ def _messages(program: Any) -> int:
         return int(connection.execute("SELECT COUNT(*) FROM message").fetchone()[0])
 
 
-def test_without_a_messenger_no_message_is_kept(
-    slow_program: Callable[..., Settings],
+def test_without_a_messenger_only_the_newest_messages_are_kept(
+    slow_program: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(detection, "UNSENT_KEPT_WITHOUT_MESSENGER", 2)
     program = load_program(slow_program())
-    since = now_utc()
+    collector = MetricsCollector(program, now_utc(), [])
     for _ in range(3):
         _record_and_detect(program)
-    snapshot = MetricsCollector(program, since, []).collect()
+    snapshot = collector.collect()
     assert snapshot.model_outputs == 3
-    assert _messages(program) == 0
+    assert _messages(program) == 2
+    newest = program.message_store.get_unsent_messages(order="newest_first")
+    assert len(newest) == 2
     assert snapshot.messenger is False
     assert _message_lines(snapshot) == [
-        "Messages: none sent or kept (no messenger configured)."
+        "Messages: none sent (no messenger configured); the newest 2 are kept, 2 now."
     ]
 
 

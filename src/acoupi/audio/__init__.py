@@ -5,8 +5,8 @@ Layers, bottom up:
 - :mod:`~acoupi.audio.sources`: what a source delivers (frames with their
   absolute index, gaps); :class:`PortAudioSource` (a microphone) and
   :class:`SimulatedSource` (a rendered soundscape, paced in real time);
-- :mod:`~acoupi.audio.devices`: find input devices by a stable rule, wait
-  for them at boot;
+- :mod:`acoupi.devices.audio.selection`: find input devices by a stable
+  rule, wait for them at boot (re-exported here);
 - :class:`ContinuousCapture`: keeps the stream open, cuts clips at exact
   sample boundaries, timestamps them from the sample clock, reports gaps;
   :func:`shared_capture` shares one per device in a process;
@@ -27,14 +27,6 @@ if TYPE_CHECKING:
         ContinuousCapture,
     )
     from acoupi.audio.clip import Clip
-    from acoupi.audio.devices import (
-        DeviceSpec,
-        InputDevice,
-        check_input_settings,
-        list_input_devices,
-        resolve_device,
-        wait_for_device,
-    )
     from acoupi.audio.files import save_clip
     from acoupi.audio.guano import clip_guano
     from acoupi.audio.naming import recording_filename
@@ -43,6 +35,14 @@ if TYPE_CHECKING:
     from acoupi.audio.simulated import CounterSoundscape, SimulatedSource
     from acoupi.audio.sources import AudioSource, Gap
     from acoupi.audio.wav import is_complete_wav, read_guano, read_wav, write_wav
+    from acoupi.devices.audio.selection import (
+        DeviceSpec,
+        InputDevice,
+        check_input_settings,
+        list_input_devices,
+        resolve_device,
+        wait_for_device,
+    )
 
 __all__ = [
     "AudioSource",
@@ -76,12 +76,6 @@ _SUBMODULE_OF = {
     "CaptureTimeoutError": "capture",
     "ContinuousCapture": "capture",
     "Clip": "clip",
-    "DeviceSpec": "devices",
-    "InputDevice": "devices",
-    "check_input_settings": "devices",
-    "list_input_devices": "devices",
-    "resolve_device": "devices",
-    "wait_for_device": "devices",
     "save_clip": "files",
     "clip_guano": "guano",
     "recording_filename": "naming",
@@ -99,4 +93,21 @@ _SUBMODULE_OF = {
 }
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _SUBMODULE_OF)
+_DEVICE_NAMES = (
+    "DeviceSpec",
+    "InputDevice",
+    "check_input_settings",
+    "list_input_devices",
+    "resolve_device",
+    "wait_for_device",
+)
+_lazy_getattr, __dir__ = lazy_exports(__name__, _SUBMODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    # Device selection lives in acoupi.devices.audio (one device package).
+    if name in _DEVICE_NAMES:
+        from acoupi.devices.audio import selection
+
+        return getattr(selection, name)
+    return _lazy_getattr(name)

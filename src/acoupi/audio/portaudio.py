@@ -21,8 +21,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import numpy.typing as npt
 
-from acoupi.audio import devices
 from acoupi.audio.sources import BlockTiming, FrameSink, Gap
+from acoupi.devices.audio import selection as devices
 from acoupi.system.exceptions import HealthCheckError, ParameterError
 
 __all__ = ["MAX_SAMPLERATE", "MIN_SAMPLERATE", "PortAudioSource"]
@@ -40,7 +40,7 @@ class PortAudioSource:
     Parameters
     ----------
     device
-        Device spec (see :mod:`acoupi.audio.devices`): name substring,
+        Device spec (see :mod:`acoupi.devices.audio.selection`): name substring,
         index, stable id, or None for the default input.
     samplerate
         Frames per second, 8 kHz to 384 kHz.

@@ -18,8 +18,8 @@ import threading
 from typing import Callable, Dict, Optional, Tuple
 
 from acoupi.audio.capture import ContinuousCapture
-from acoupi.audio.devices import DeviceSpec, normalise_name
 from acoupi.audio.sources import AudioSource
+from acoupi.devices.audio.selection import DeviceSpec, normalise_name
 
 __all__ = ["close_shared_captures", "shared_capture"]
 
@@ -55,7 +55,7 @@ def shared_capture(
     Parameters
     ----------
     device
-        Device spec (see :mod:`acoupi.audio.devices`). Specs are compared
+        Device spec (see :mod:`acoupi.devices.audio.selection`). Specs are compared
         after normalisation ("AudioMoth 48kHz" and "audiomoth" share one).
     samplerate, channels
         Stream format.

@@ -25,6 +25,10 @@ _SUBMODULE_OF = {
     "MQTTConfig": "messengers",
     "MQTTMessenger": "messengers",
     "MicrophoneConfig": "audio_recorder",
+    "PARecorder": "audio_recorder",
+    "PARecorderConfig": "audio_recorder",
+    "PWRecorder": "audio_recorder",
+    "PWRecorderConfig": "audio_recorder",
     "PyAudioRecorder": "audio_recorder",
     "SaveIfInInterval": "saving_filters",
     "SaveRecordingManager": "saving_managers",
@@ -54,6 +58,10 @@ __all__ = [
     "MQTTConfig",
     "MQTTMessenger",
     "MicrophoneConfig",
+    "PARecorder",
+    "PARecorderConfig",
+    "PWRecorder",
+    "PWRecorderConfig",
     "PyAudioRecorder",
     "SaveIfInInterval",
     "SaveRecordingManager",
@@ -68,7 +76,14 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _SUBMODULE_OF)
 
 if TYPE_CHECKING:
-    from acoupi.components.audio_recorder import MicrophoneConfig, PyAudioRecorder
+    from acoupi.components.audio_recorder import (
+        MicrophoneConfig,
+        PARecorder,
+        PARecorderConfig,
+        PWRecorder,
+        PWRecorderConfig,
+        PyAudioRecorder,
+    )
     from acoupi.components.message_factories import (
         DetectionThresholdMessageBuilder,
         FullModelOutputMessageBuilder,

@@ -36,7 +36,9 @@ def _figures(snapshot: Snapshot, tasks_ok: int, tasks_failed: int) -> Table:
     table.add_row("Detections", _value(snapshot.detections))
     table.add_row("Detection backlog", _value(snapshot.backlog))
     if snapshot.messenger is False:
-        table.add_row("Messages", Text("not sent: no messenger configured", "dim"))
+        kept = "?" if snapshot.messages_pending is None else snapshot.messages_pending
+        note = f"{kept} kept, not sent: no messenger configured"
+        table.add_row("Messages", Text(note, "dim"))
     elif snapshot.messages_pending is not None or snapshot.messages_sent is not None:
         table.add_row(
             "Messages sent / pending",

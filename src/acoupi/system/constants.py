@@ -1,7 +1,8 @@
 """Paths and Celery settings of an acoupi installation."""
 
+import os
 from pathlib import Path
-from typing import Any, Dict, List, Literal
+from typing import Any, ClassVar, Dict, List, Literal
 
 from pydantic import (
     BaseModel,
@@ -11,9 +12,11 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CeleryConfig", "Settings"]
+
+STANDARD_QUEUES = ("celery", "recording", "detection")
+"""Queues acoupi's program templates route tasks to."""
 
 RAW_DUMP = {"acoupi_raw": True}
 """``model_dump(context=RAW_DUMP)`` gives a :class:`CeleryConfig`'s fields as
@@ -47,14 +50,39 @@ def _derived(*parts: str) -> Any:
     return Field(default_factory=lambda: _default_home().joinpath(*parts))
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Where acoupi keeps its files, read from ``ACOUPI_*`` variables.
 
     Every path defaults to a place under ``home``; setting ``ACOUPI_HOME``
     (or ``home=``) moves all of them unless a path is set on its own.
+    Values given as arguments win over variables (names are matched
+    case-insensitively, as pydantic-settings does).
+
+    Upstream derives this class from ``pydantic_settings.BaseSettings``;
+    reading the few variables here keeps pydantic-settings, and the asyncio,
+    ssl, email and dotenv modules it imports, out of every acoupi process
+    (about 60 ms and 15-25 MB RSS each; see ``docs/compatibility.md``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="ACOUPI_")
+    env_prefix: ClassVar[str] = "ACOUPI_"
+    """Prefix of the environment variables read, as upstream's ``env_prefix``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        environ = {
+            key.upper(): value
+            for key, value in os.environ.items()
+            if key.upper().startswith(cls.env_prefix)
+        }
+        merged = dict(data)
+        for name in cls.model_fields:
+            variable = f"{cls.env_prefix}{name}".upper()
+            if name not in merged and variable in environ:
+                merged[name] = environ[variable]
+        return merged
 
     home: Path = Field(default_factory=_default_home)
     app_name: str = "app"
@@ -95,8 +123,11 @@ class CeleryConfig(BaseModel):
     (``Celery().config_from_object(...)``, Celery's pytest ``celery_config``
     fixture): the bare embedded broker and result backend are placed in the
     current home (``$ACOUPI_HOME`` or ``~/.acoupi``), folders created when
-    missing. JSON dumps (``celery.json``) keep the bare URLs, so a saved
-    configuration follows its home.
+    missing; and acoupi's standard queues (:data:`STANDARD_QUEUES`) are
+    declared, so a worker started without ``-Q`` serves a detection
+    program's tasks. JSON dumps (``celery.json``) keep the bare URLs and
+    declare no queue, so a saved configuration follows its home and
+    acoupi's own workers keep their ``-Q``.
     """
 
     enable_utc: bool = True
@@ -163,7 +194,15 @@ class CeleryConfig(BaseModel):
         # Imported here: the broker module imports this one.
         from acoupi.system.broker import place_embedded
 
-        return place_embedded(fields, Settings())
+        conf = place_embedded(fields, Settings())
+        # A worker started without -Q (Celery's test worker) serves only the
+        # queues declared when it starts; declare those acoupi's programs
+        # route to, so a plugin's detection_task.delay() gets run.
+        conf.setdefault(
+            "task_queues",
+            {q: {"exchange": q, "routing_key": q} for q in STANDARD_QUEUES},
+        )
+        return conf
 
     def as_celery_conf(self) -> dict[str, Any]:
         """Return the settings as stored, for ``Celery.config_from_object``.

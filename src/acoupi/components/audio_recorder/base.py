@@ -6,9 +6,13 @@ atomically with its GUANO chunk and returns the ``Recording``.
 """
 
 import logging
+import os
+import struct
+import wave
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 from acoupi import data
 from acoupi.components.recording_files import FILENAME_TEMPLATE
@@ -21,7 +25,11 @@ __all__ = [
     "SIMULATED_DEVICE",
     "TMP_PATH",
     "BaseAudioRecorder",
+    "MediaInfo",
+    "get_media_info",
     "is_simulated",
+    "iter_riff_chunks",
+    "patch_samplerate",
 ]
 
 TMP_PATH = Path("/run/shm/")
@@ -135,3 +143,78 @@ class BaseAudioRecorder(AudioRecorder):
 
         clip = self.capture(duration or self.duration)
         write_wav(path, clip.frames, self.get_expanded_samplerate(), overwrite=True)
+
+
+@dataclass
+class MediaInfo:
+    """What a WAV file's header says about its audio."""
+
+    duration: float
+    """Seconds, at the header's sample rate."""
+
+    samplerate: int
+    """Frames per second in the header (after any time expansion)."""
+
+    audio_channels: int
+    frames: int
+
+
+def get_media_info(path: Path) -> MediaInfo:
+    """Return the duration, rate, channels and frames of the WAV at ``path``."""
+    with wave.open(str(path), "rb") as wav:
+        frames = wav.getnframes()
+        rate = wav.getframerate()
+        return MediaInfo(
+            duration=frames / rate,
+            samplerate=rate,
+            audio_channels=wav.getnchannels(),
+            frames=frames,
+        )
+
+
+def iter_riff_chunks(fp: BinaryIO) -> Iterator[bytes]:
+    """Yield the id of each chunk of an open RIFF file, from the first one.
+
+    After each id, ``fp`` is positioned at the start of that chunk's data.
+    """
+    position = 12  # after "RIFF", the size and "WAVE"
+    while True:
+        fp.seek(position)
+        header = fp.read(8)
+        if len(header) < 8:
+            return
+        chunk_id, size = struct.unpack("<4sI", header)
+        yield chunk_id
+        position += 8 + size + (size & 1)  # chunks are padded to even sizes
+
+
+def patch_samplerate(filepath: Path, new_sample_rate: int) -> None:
+    """Rewrite the sample rate (and byte rate) in a WAV header, in place.
+
+    acoupi's recorders write the time-expanded rate directly; this is for
+    files made by other tools.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a RIFF/WAVE file or has no ``fmt`` chunk.
+    """
+    with open(filepath, "r+b") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            raise ValueError(f"{filepath} is not a WAV (RIFF/WAVE) file.")
+        for chunk_id in iter_riff_chunks(handle):
+            if chunk_id == b"fmt ":
+                break
+        else:
+            raise ValueError(f"{filepath} has no 'fmt ' chunk.")
+        start = handle.tell()
+        # fmt: format(2) channels(2) rate(4) byte rate(4) block align(2)
+        fmt = handle.read(14)
+        if len(fmt) < 14:
+            raise ValueError(f"{filepath} has a truncated 'fmt ' chunk.")
+        block_align = struct.unpack_from("<H", fmt, 12)[0]
+        handle.seek(start + 4)
+        handle.write(struct.pack("<II", new_sample_rate, new_sample_rate * block_align))
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -39,6 +39,7 @@ __all__ = [
     "PARecorderConfig",
     "PyAudioRecorder",
     "parse_microphone_config",
+    "record_audio",
 ]
 
 PA_INT16 = 8
@@ -255,7 +256,7 @@ class PARecorder(BaseAudioRecorder):
         """
         if is_simulated(self.device_name):
             return
-        from acoupi.audio.devices import check_input_settings, resolve_device
+        from acoupi.devices.audio.selection import check_input_settings, resolve_device
 
         try:
             device = resolve_device(self.device_name)
@@ -293,6 +294,37 @@ def _or_default(value: Optional[int], default: int) -> int:
 
 MicrophoneConfig = PARecorderConfig
 """acoupi 0.3's name of :class:`PARecorderConfig`."""
+
+
+def record_audio(
+    samplerate: int,
+    audio_channels: int,
+    device_name: str,
+    duration: Optional[float] = None,
+    num_chunks: Optional[int] = None,
+    chunksize: int = 2048,
+) -> bytes:
+    """Return raw 16-bit frames recorded from ``device_name`` (acoupi 0.8).
+
+    Records ``duration`` seconds, or ``num_chunks`` blocks of ``chunksize``
+    frames, through the device's shared input stream.
+
+    Raises
+    ------
+    ValueError
+        When neither ``duration`` nor ``num_chunks`` is given.
+    HealthCheckError
+        When no audio library is installed or the device never appears.
+    """
+    recorder = PARecorder(
+        duration=duration or 1.0,
+        samplerate=samplerate,
+        audio_channels=audio_channels,
+        device_name=device_name,
+        chunksize=chunksize,
+    )
+    return recorder.get_recording_data(duration=duration, num_chunks=num_chunks)
+
 
 PyAudioRecorder = PARecorder
 """acoupi 0.3's name of :class:`PARecorder`."""
@@ -459,7 +491,7 @@ def _config_from_args(
     else:
         # Matched as capture matches it (sample-rate words ignored), and the
         # given name is kept: an AudioMoth's full name changes with its rate.
-        from acoupi.audio.devices import normalise_name
+        from acoupi.devices.audio.selection import normalise_name
 
         wanted = normalise_name(device_name)
         if not any(wanted in normalise_name(d.name) for d in devices):

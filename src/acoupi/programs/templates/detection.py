@@ -24,6 +24,7 @@ from acoupi.programs.templates.messaging import (
     MessagingProgramConfiguration,
 )
 from acoupi.system.files import get_temp_files, move_recording
+from acoupi.system.model_threads import default_model_threads, limit_model_threads
 from acoupi.tasks import generate_detection_task
 
 __all__ = [
@@ -37,6 +38,13 @@ __all__ = [
 ]
 
 DETECTION_QUEUE = "detection"
+
+UNSENT_KEPT_WITHOUT_MESSENGER = 1000
+"""Unsent messages kept when no messenger is configured (newest first).
+
+Messages are still made, as in acoupi 0.3 (plugins and scripts read them
+from the outbox), but nothing sends them: the outbox keeps this many, about
+2 MB, instead of growing by one message per recording forever."""
 """Queue of the detection task (the recording task's callback)."""
 
 UNPROCESSED_FOLDER = "unprocessed"
@@ -73,6 +81,11 @@ class DetectionsConfiguration(BaseModel):
     way a skipped recording is moved, with its metadata, to
     ``<paths.recordings>/unprocessed``: never deleted.
     """
+
+    model_threads: int = Field(default_factory=default_model_threads, ge=1)
+    """Most threads the model computes with (torch, OpenBLAS, OpenMP) in the
+    detection worker. The default, every core but one (at most 4), leaves a
+    core to the recorder so no audio is lost while the model runs."""
 
 
 class DetectionProgramConfiguration(MessagingProgramConfiguration):
@@ -146,25 +159,47 @@ class DetectionProgram(MessagingProgram[C], ABC, Generic[C]):
     def create_detection_task(self, config: C) -> Callable[[data.Recording], None]:
         """Return the detection task.
 
-        Without a messenger no message is made: nothing would ever send
-        it, and the outbox would grow by one message per recording forever.
+        Without a messenger the outbox is bounded: after each detection only
+        the newest :data:`UNSENT_KEPT_WITHOUT_MESSENGER` unsent messages stay.
         """
-        factories = (
-            self.get_message_factories(config) if self.messenger is not None else []
-        )
-        return generate_detection_task(
+        task = generate_detection_task(
             store=self.store,
             model=self.model,
             message_store=self.message_store,
             logger=self.logger.getChild("detection"),
             output_cleaners=self.get_output_cleaners(config),
             processing_filters=self.get_processing_filters(config),
-            message_factories=factories,
+            message_factories=self.get_message_factories(config),
         )
+        prune = getattr(self.message_store, "prune_unsent", None)
+        if self.messenger is not None or prune is None:
+            return task
+
+        @functools.wraps(task)
+        def detection_task(recording: data.Recording) -> None:
+            task(recording)
+            prune(UNSENT_KEPT_WITHOUT_MESSENGER)
+
+        return detection_task
 
     def get_recording_callbacks(self, config: C) -> List[Callable[[Any], Any]]:
         """Run detection on every new recording, within the backlog bound."""
-        return [self._bounded_detection(self.create_detection_task(config), config)]
+        detect = self._thread_bounded(self.create_detection_task(config), config)
+        return [self._bounded_detection(detect, config)]
+
+    def _thread_bounded(
+        self, detect: Callable[[data.Recording], None], config: C
+    ) -> Callable[[data.Recording], None]:
+        """Cap the model's threads in the worker before it first runs."""
+        threads = config.detections.model_threads
+        logger = self.logger.getChild("detection")
+
+        @functools.wraps(detect)
+        def detection_task(recording: data.Recording) -> None:
+            limit_model_threads(threads, logger)
+            detect(recording)
+
+        return detection_task
 
     def get_recording_callback_queue(self, config: C) -> Optional[str]:
         """Run detection on the ``detection`` queue when a worker serves it.

@@ -97,6 +97,21 @@ class SqliteMessageStore(types.MessageStore):
             row = connection.execute(f"SELECT COUNT(*) {_UNSENT}").fetchone()
         return int(row[0])
 
+    def prune_unsent(self, keep: int) -> int:
+        """Delete all but the newest ``keep`` unsent messages; return how many.
+
+        For an outbox nothing sends (no messenger configured): it keeps
+        recent messages to look at without growing forever.
+        """
+        with self.database.write() as connection:
+            cursor = connection.execute(
+                "DELETE FROM message WHERE rowid IN (SELECT m.rowid"
+                f" {_UNSENT} ORDER BY m.created_on DESC, m.rowid DESC"
+                " LIMIT -1 OFFSET ?)",
+                (max(0, keep),),
+            )
+        return int(cursor.rowcount)
+
     def store_response(self, response: data.Response) -> None:
         """Record the outcome of one attempt to send a message.
 

@@ -1,4 +1,6 @@
-"""Audio input devices, through whichever audio library is installed.
+"""Audio input devices through PortAudio (sounddevice or PyAudio).
+
+acoupi 0.3's ``acoupi.devices.audio`` API, at acoupi 0.8's module path.
 
 No audio library is imported when this module is: acoupi must install, set
 up programs and run its tests on machines without audio support. The
@@ -14,6 +16,7 @@ instance or anything with the same device-listing methods (see
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from pydantic import BaseModel
@@ -105,6 +108,17 @@ def parse_device_name(name: str) -> str:
     return name.split(":", 1)[0].strip()
 
 
+def import_sounddevice() -> Tuple[Optional[ModuleType], str, Optional[BaseException]]:
+    """Import sounddevice; return ``(module, "", None)`` or ``(None, why, error)``."""
+    try:
+        return importlib.import_module("sounddevice"), "", None
+    except ImportError as error:
+        return None, "the Python package sounddevice is not installed", error
+    except OSError as error:
+        # sounddevice raises OSError when the PortAudio library is missing.
+        return None, f"sounddevice cannot load PortAudio ({error})", error
+
+
 def open_audio_host() -> AudioHost:
     """Load an audio library and return a host to list and open devices.
 
@@ -115,15 +129,10 @@ def open_audio_host() -> AudioHost:
         why and ``help`` says how to install them.
     """
     problems: List[str] = []
-    try:
-        sounddevice = importlib.import_module("sounddevice")
-    except ImportError:
-        problems.append("the Python package sounddevice is not installed")
-    except OSError as error:
-        # sounddevice raises OSError when the PortAudio library is missing.
-        problems.append(f"sounddevice cannot load PortAudio ({error})")
-    else:
+    sounddevice, problem, _ = import_sounddevice()
+    if sounddevice is not None:
         return _SoundDeviceHost(sounddevice)
+    problems.append(problem)
     try:
         pyaudio = importlib.import_module("pyaudio")
     except ImportError:

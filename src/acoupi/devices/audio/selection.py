@@ -29,7 +29,6 @@ one would risk recording the wrong microphone for months.
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
 
+from acoupi.devices.audio.pyaudio import AUDIO_LIBRARY_HELP, import_sounddevice
 from acoupi.system.exceptions import HealthCheckError, ParameterError
 
 __all__ = [
@@ -56,10 +56,8 @@ __all__ = [
 DeviceSpec = Union[int, str, None]
 """Which input device to use (see the module documentation)."""
 
-AUDIO_INSTALL_HELP = (
-    "Install audio support with `pip install 'acoupi[audio]'` and the PortAudio "
-    "library (Raspberry Pi OS / Debian: `sudo apt install libportaudio2`)."
-)
+AUDIO_INSTALL_HELP = AUDIO_LIBRARY_HELP
+"""How to install audio support (same text as the device listing's)."""
 
 _RATE_WORD = re.compile(r"\b\d+(?:\.\d+)?\s*k(?:hz)?\b", re.IGNORECASE)
 _ALSA_HW = re.compile(r"\(hw:(\d+),(\d+)\)")
@@ -116,15 +114,9 @@ def load_sounddevice() -> ModuleType:
         When sounddevice is not installed or PortAudio cannot be loaded;
         the help names both install commands.
     """
-    try:
-        return importlib.import_module("sounddevice")
-    except ImportError as error:
-        problem = "the Python package sounddevice is not installed"
-        cause: BaseException = error
-    except OSError as error:
-        # sounddevice raises OSError when the PortAudio library is missing.
-        problem = f"the PortAudio library cannot be loaded ({error})"
-        cause = error
+    module, problem, cause = import_sounddevice()
+    if module is not None:
+        return module
     raise HealthCheckError(
         f"Cannot record audio: {problem}.", help=AUDIO_INSTALL_HELP
     ) from cause
