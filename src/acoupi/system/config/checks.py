@@ -183,7 +183,10 @@ def _band_problems(
                 fix,
             )
         ]
-    if high > nyquist:
+    # The detector clips a band at the Nyquist frequency, so a band that is
+    # mostly heard (192 kHz and the default 20-120 kHz bat band) is fine;
+    # one mostly cut off (48 kHz: 20-24 kHz of it) is worth a warning.
+    if high > nyquist and (nyquist - low) < (high - low) / 2:
         return [
             ConfigProblem(
                 (_join(path, "high_freq"), rate_field),
