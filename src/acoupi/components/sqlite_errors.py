@@ -26,6 +26,7 @@ __all__ = [
     "DatabasePathError",
     "describe_open_error",
     "diagnose_database",
+    "explain_error",
     "reset_command",
     "translate_sqlite_error",
 ]
@@ -173,6 +174,15 @@ def translate_sqlite_error(
             f"`{reset_command(path)}` moves it aside and starts a fresh one.",
         )
     return None
+
+
+def explain_error(path: Path, error: BaseException) -> str:
+    """One line for a status view: the file and its fix, or just the error."""
+    if isinstance(error, sqlite3.Error):
+        translated = translate_sqlite_error(Path(path), error)
+        if translated is not None:
+            return translated.explain()
+    return str(error) or type(error).__name__
 
 
 def diagnose_database(path: Path) -> Optional[DatabaseFileError]:

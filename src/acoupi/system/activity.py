@@ -152,5 +152,7 @@ def read_activity(
         try:
             read(activity, database)
         except Exception as error:  # locked or foreign database: unknown
-            activity.problems.append(f"{label}: {error or type(error).__name__}")
+            from acoupi.components.sqlite_errors import explain_error
+
+            activity.problems.append(f"{label}: {explain_error(database, error)}")
     return activity
