@@ -103,6 +103,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
     )
     messages = health.message_counts(dashboard.sources)
     status = _status_summary(dashboard)
+    last_error = health.last_error(dashboard.sources, now)
     recording = recording_state(
         last_end, now, schedule["interval"], schedule["duration"]
     )
@@ -145,7 +146,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
         "messages": None
         if messages is None
         else {"sent": messages.sent, "pending": messages.pending},
-        "last_error": health.last_error(dashboard.sources),
+        "last_error": None if last_error is None else last_error.as_json(),
     }
 
 
