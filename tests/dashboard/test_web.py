@@ -3,6 +3,7 @@
 import io
 import re
 import wave
+from typing import Any, Callable
 
 import pytest
 from dashboard_support import SAMPLERATE, Installation
@@ -174,6 +175,27 @@ def test_metrics_in_prometheus_format(
     assert float(lines["acoupi_seconds_since_last_recording"]) > 1700
     assert any(key.startswith("acoupi_disk_free_bytes{") for key in lines)
     assert "# TYPE acoupi_recordings_total counter" in text
+    # Byte counts in full, not 6.82867e+10 (QA F12).
+    free = [v for k, v in lines.items() if k.startswith("acoupi_disk_free_bytes{")]
+    assert all(value.isdigit() for value in free), free
+    # Without a system status the backlog is unknown, but the gauge is there.
+    assert lines["acoupi_detection_backlog"] == "NaN"
+
+
+def test_metrics_have_the_backlog_from_the_first_scrape(
+    fresh_installation: Installation, run_acoupi: Callable[..., Any]
+) -> None:
+    """The first scrape waits for `deployment status` instead of leaving it out."""
+    setup = run_acoupi(
+        "setup", "--program", "triggered", "--no-prompt",
+        "--microphone.device_name", "simulated", "--microphone.samplerate", "384000",
+        "--paths.db_metadata", str(fresh_installation.db),
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    app = create_app(fresh_installation.settings, DashboardConfig())
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        text = test_client.get("/metrics").text
+    assert "\nacoupi_detection_backlog 0\n" in text, text
 
 
 @pytest.fixture

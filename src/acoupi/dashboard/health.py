@@ -59,6 +59,7 @@ class StatusCache:
         self._max_age = max_age
         self._enabled = enabled
         self._lock = threading.Lock()
+        self._first = threading.Event()
         self._value: Optional[Dict[str, Any]] = None
         self._error: Optional[str] = None
         self._fetched = 0.0
@@ -77,6 +78,16 @@ class StatusCache:
                 ).start()
             age = time.monotonic() - self._fetched if self._fetched else None
             return self._value, self._error, age
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the first status (returns at once after).
+
+        A scraper asks once per interval: without waiting, its first scrape
+        would find no status, and no backlog.
+        """
+        if self._enabled:
+            self.get()  # starts the first refresh if none runs
+            self._first.wait(timeout)
 
     def _refresh(self) -> None:
         value: Optional[Dict[str, Any]] = None
@@ -102,6 +113,7 @@ class StatusCache:
             self._value, self._error = value, error
             self._fetched = time.monotonic()
             self._running = False
+        self._first.set()
 
 
 @dataclass
