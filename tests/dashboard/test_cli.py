@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from click.testing import CliRunner
 from dashboard_support import Installation
 
@@ -222,6 +223,25 @@ def test_port_taken_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "--port" in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "said", "not_said"),
+    [
+        ("127.0.0.2", "on an address other than 127.0.0.1", "from the network"),
+        ("::ffff:127.0.0.5", "other than 127.0.0.1", "from the network"),
+        ("0.0.0.0", "reachable from the network on 0.0.0.0", "other than"),
+        ("192.168.1.20", "reachable from the network", "other than"),
+    ],
+)
+def test_an_address_without_password_is_refused_in_true_words(
+    settings: Settings, host: str, said: str, not_said: str
+) -> None:
+    """127.0.0.2 is loopback: refused, but not as 'reachable from the network'."""
+    result = invoke(settings, "dashboard", "--host", host)
+    assert result.exit_code == 1
+    assert said in result.output and "no password is set" in result.output
+    assert not_said not in result.output
 
 
 def test_a_database_not_upgraded_yet_is_explained(
