@@ -223,6 +223,8 @@ def test_port_taken_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "--port" in result.output
+    # Not first a line saying it serves there (QA F11).
+    assert "Dashboard of" not in result.output and "Ctrl-C" not in result.output
 
 
 @pytest.mark.parametrize(
