@@ -297,4 +297,27 @@ def test_schedule_reason_overrides_a_recent_file(installation: Installation) -> 
         "recording": False,
         "age_s": recording["age_s"],
         "text": "Not recording: no deployment is active.",
+        "level": "warn",  # not a fault: amber, not red (QA F10)
     }
+
+
+def test_no_alarm_before_the_status_says_whether_to_record(
+    installation: Installation,
+) -> None:
+    """The first look, before `deployment status` answered (QA F10)."""
+    from acoupi.dashboard.overview import build_overview
+    from acoupi.dashboard.state import Dashboard
+
+    dashboard = Dashboard.create(
+        installation.settings, DashboardConfig(), password_required=False
+    )
+    dashboard.status.get = lambda: (None, None, None)  # type: ignore[method-assign]
+    recording = build_overview(dashboard)["recording"]
+    assert recording["level"] == "warn"
+    assert recording["text"].startswith("No new recording for 30 min")
+    assert recording["text"].endswith("checking whether a deployment is active.")
+    # Known to be recording but overdue: that is a fault.
+    status = {"outlook": {"recording_now": True}}
+    dashboard.status.get = lambda: (status, None, 1.0)  # type: ignore[method-assign]
+    recording = build_overview(dashboard)["recording"]
+    assert recording["level"] == "bad" and "expected every 10 s" in recording["text"]
