@@ -282,3 +282,29 @@ def test_a_damaged_database_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert str(installation.db) in result.output
+
+
+@pytest.mark.parametrize("command", ["list", "summary", "export"])
+def test_unknown_tag_or_deployment_lists_the_known_ones(
+    installation: Installation, command: str
+) -> None:
+    """A typo is told apart from 'nothing heard' (QA F14)."""
+    tag = invoke(installation.settings, "detections", command, "--tag", "nosuch")
+    assert tag.exit_code == 0, tag.output
+    assert "No detection has the tag 'nosuch'" in tag.output
+    assert "bat, bird, frog" in tag.output
+    deployment = invoke(
+        installation.settings, "detections", command, "--deployment", "nosuch"
+    )
+    assert deployment.exit_code == 0, deployment.output
+    assert "No deployment is named 'nosuch'" in deployment.output
+    assert "north, south" in deployment.output
+    if command == "list":
+        recordings = invoke(installation.settings, "recordings", "--deployment", "x")
+        assert "No deployment is named 'x'" in recordings.output
+    # A known tag with no match in the period is not called unknown.
+    known = invoke(
+        installation.settings, "detections", command, "--tag", "bat", "--since",
+        "2099-01-01",
+    )  # fmt: skip
+    assert "No detection has the tag" not in known.output
