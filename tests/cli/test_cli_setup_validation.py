@@ -273,8 +273,9 @@ def test_a_deaf_detector_asks_for_the_microphone_again(
     result = invoke(
         "setup", "--program", "triggered", "--prompt", *SIMULATED,
         "--microphone.samplerate", "16000", *BAT_ONLY,
-        # Enter keeps each value (19 questions); then "y" to the simulated one.
-        input="\n" * 19 + "y\n" + "\n" * 40,
+        # Enter keeps each value (17 questions; the storage section is not
+        # asked); then "y" to the simulated one.
+        input="\n" * 17 + "y\n" + "\n" * 40,
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output

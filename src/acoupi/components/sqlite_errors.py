@@ -176,10 +176,15 @@ def translate_sqlite_error(
     return None
 
 
-def explain_error(path: Path, error: BaseException) -> str:
-    """One line for a status view: the file and its fix, or just the error."""
+def explain_error(path: Path, error: Exception) -> str:
+    """Describe a failed read of ``path`` in one line.
+
+    Names the file and its fix when the file is at fault (damaged,
+    unreadable), else gives the error itself. Used by status and the live
+    view.
+    """
     if isinstance(error, sqlite3.Error):
-        translated = translate_sqlite_error(Path(path), error)
+        translated = translate_sqlite_error(path, error)
         if translated is not None:
             return translated.explain()
     return str(error) or type(error).__name__

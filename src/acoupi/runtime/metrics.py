@@ -152,11 +152,9 @@ class MetricsCollector:
         from acoupi.components.sqlite_errors import explain_error
 
         path = {self._store: self.store_db, self._messages: self.message_db}.get(step)
-        return (
-            str(error) or type(error).__name__
-            if path is None
-            else explain_error(path, error)
-        )
+        if path is None:
+            return str(error) or type(error).__name__
+        return explain_error(path, error)
 
     def _store(self, snapshot: Snapshot) -> None:
         if self.store_db is None or not self.store_db.exists():
