@@ -1,13 +1,15 @@
 """``acoupi task``: list, run and profile the program's tasks."""
 
+import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import click
 
 from acoupi.cli.base import acoupi
 from acoupi.cli.context import get_settings, needs_setup
-from acoupi.cli.errors import AcoupiGroup, CliUsageError
+from acoupi.cli.errors import AcoupiGroup, CliError, CliUsageError
 from acoupi.cli.output import make_console
 
 if TYPE_CHECKING:
@@ -60,6 +62,36 @@ def task_list(ctx: click.Context) -> None:
         click.echo(f"  • {name}")
 
 
+class _NotSentCollector(logging.Handler):
+    """Keep the causes the messaging tasks log when a send fails."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.causes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from acoupi.tasks.messaging import NOT_SENT
+
+        cause = getattr(record, NOT_SENT, None)
+        if cause is not None and cause not in self.causes:
+            self.causes.append(str(cause))
+
+
+@contextmanager
+def _collect_not_sent() -> Iterator[list[str]]:
+    """Yield the list of send failures logged while the block runs."""
+    handler = _NotSentCollector()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.causes
+    finally:
+        root.removeHandler(handler)
+
+
+_WHAT_IS_SENT = {"heartbeat_task": "Heartbeat", "send_messages_task": "Messages"}
+
+
 @task.command("run")
 @click.argument("task_name")
 @click.pass_context
@@ -71,9 +103,19 @@ def task_run(ctx: click.Context, task_name: str) -> None:
     program = _load_program(ctx)
     _require_task(program, task_name)
     click.echo(f"Running task {task_name}...")
-    result = system.run_task(program, task_name)
+    # Sending tasks log a failed send and return normally (the next run
+    # retries); run by hand to test the uplink, that must not read as success.
+    with _collect_not_sent() as not_sent:
+        result = system.run_task(program, task_name)
     if result is not None:
         click.echo(f"Result: {result!r}")
+    if not_sent:
+        what = _WHAT_IS_SENT.get(task_name, f"Task {task_name}: message")
+        raise CliError(
+            f"{what} not sent: {'; '.join(not_sent)}",
+            "Check the messenger settings (`acoupi config get messaging`), the "
+            "network, and that the server is running; `acoupi check` tests it.",
+        )
     click.secho(f"Task {task_name} finished.", fg="green")
 
 

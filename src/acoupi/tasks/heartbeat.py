@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 import acoupi
 from acoupi import data, devices
 from acoupi.components import types
-from acoupi.tasks.messaging import close_messengers, send_with
+from acoupi.tasks.messaging import NOT_SENT, close_messengers, send_with
 from acoupi.timeutil import UTCDateTime, now_utc
 
 __all__ = ["Heartbeat", "HeartbeatSerializer", "MetricFn", "generate_heartbeat_task"]
@@ -123,8 +123,13 @@ def generate_heartbeat_task(
                 problem=trouble,
             )
             content = serializer(heartbeat)
-        except Exception:
-            logger.exception("Could not build the heartbeat.")
+        except Exception as error:
+            logger.exception(
+                "Could not build the heartbeat.",
+                extra={
+                    NOT_SENT: f"could not build it: {type(error).__name__}: {error}"
+                },
+            )
             return
         message = data.Message(
             content=content, created_on=now, message_type=data.MessageType.HEARTBEAT
@@ -146,6 +151,7 @@ def generate_heartbeat_task(
                     type(messenger).__name__,
                     response.status.name,
                     response.content,
+                    extra={NOT_SENT: str(response.content)},
                 )
             if message_store is not None:
                 try:

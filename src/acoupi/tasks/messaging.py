@@ -27,6 +27,7 @@ from acoupi.components.sqlite_errors import DatabaseFileError
 
 __all__ = [
     "MAX_DEBUG_CONTENT_LENGTH",
+    "NOT_SENT",
     "Backoff",
     "close_messengers",
     "generate_send_messages_task",
@@ -38,6 +39,14 @@ logger.setLevel(logging.INFO)
 
 MAX_DEBUG_CONTENT_LENGTH = 200
 """Characters (or bytes) of a message shown in debug logs."""
+
+NOT_SENT = "acoupi_not_sent"
+"""Log record attribute holding the one-line cause of a failed send.
+
+The tasks never raise on a failed send (the next run retries), so
+``acoupi task run`` looks for records carrying this attribute to tell the
+technician that nothing went out, and why.
+"""
 
 
 class Backoff:
@@ -262,6 +271,7 @@ def generate_send_messages_task(
             response.status.name,
             response.content,
             delay,
+            extra={NOT_SENT: str(response.content)},
         )
 
     def send_messages_task() -> None:
@@ -270,7 +280,8 @@ def generate_send_messages_task(
         except DatabaseFileError as error:
             # One clear line naming the file and the fix, not a traceback
             # repeated every run.
-            logger.error("Messages not sent: %s", error.explain())
+            cause = error.explain()
+            logger.error("Messages not sent: %s", cause, extra={NOT_SENT: cause})
 
     def send_messages() -> None:
         if not messengers:

@@ -110,6 +110,10 @@ class HTTPMessenger(types.Messenger):
         private CA bundle.
     """
 
+    timeout_setting: str = "timeout"
+    """Name of the timeout setting, quoted when the server answers too slowly
+    (programs set the path in their configuration)."""
+
     def __init__(
         self,
         base_url: str,
@@ -206,12 +210,9 @@ class HTTPMessenger(types.Messenger):
                 data.ResponseStatus.FAILED,
                 f"connection to {url} timed out: {error}",
             )
-        except httpx.TimeoutException as error:
+        except httpx.TimeoutException:
             return self._failure(
-                message,
-                data.ResponseStatus.TIMEOUT,
-                f"no complete answer from {url} within {self.timeout} s: "
-                f"{type(error).__name__}",
+                message, data.ResponseStatus.TIMEOUT, self._too_slow(url)
             )
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             return self._failure(
@@ -258,6 +259,19 @@ class HTTPMessenger(types.Messenger):
                     params=self.base_params,
                     headers=self._request_headers(),
                 )
+        except httpx.TimeoutException as error:
+            if isinstance(error, httpx.ConnectTimeout):
+                message = f"Unable to connect to {url}: the connection timed out."
+            else:
+                # It did connect: saying "unable to connect" sends the
+                # technician after the wrong problem.
+                slow = self._too_slow(url)
+                message = slow[0].upper() + slow[1:] + "."
+            raise HealthCheckError(
+                message,
+                help="Check the network and that the server is running; a slow "
+                f"link may need a longer {self.timeout_setting}.",
+            ) from None
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             raise HealthCheckError(
                 f"Unable to connect to {url}: "
@@ -296,6 +310,12 @@ class HTTPMessenger(types.Messenger):
             self._client = None
 
     # -- helpers ------------------------------------------------------------
+
+    def _too_slow(self, url: str) -> str:
+        return (
+            f"the server at {url} did not answer in full within "
+            f"{self.timeout:g} s ({self.timeout_setting})"
+        )
 
     def _http(self) -> httpx.Client:
         with self._lock:

@@ -101,7 +101,9 @@ class MessagingProgram(BasicProgram[C], Generic[C]):
         """Return the HTTP or MQTT messenger, or None if neither is set."""
         logger = self.logger.getChild("messenger")
         if config.messaging.http is not None:
-            return HTTPMessenger.from_config(config.messaging.http, logger=logger)
+            messenger = HTTPMessenger.from_config(config.messaging.http, logger=logger)
+            messenger.timeout_setting = "messaging.http.timeout"
+            return messenger
         if config.messaging.mqtt is not None:
             return MQTTMessenger.from_config(config.messaging.mqtt, logger=logger)
         return None
