@@ -112,8 +112,15 @@ def test_kill_9_loses_no_complete_recording(
 
     # Starting again recovers the state and loses nothing.
     time.sleep(0.5)
-    rerun = run_acoupi("run", "--duration", "4", "--no-live", "--end-deployment")
+    rerun = run_acoupi(
+        "run", "--duration", "4", "--no-live", "--end-deployment",
+        "--name", "after the cut",
+    )  # fmt: skip
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    # QA F26: the run must say it records under the deployment left active.
+    assert "Continuing deployment 'power cuts', started" in rerun.stdout
+    assert "--name 'after the cut' ignored" in rerun.stdout
+    assert "`acoupi deployment stop`" in rerun.stdout
     after = _complete_recordings(isolated_home)
     assert on_disk <= after, on_disk - after
     # ...and the store knows every one of them at its current path.

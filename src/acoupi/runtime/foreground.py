@@ -263,6 +263,40 @@ def _ensure_deployment(
     return _Deployment(started, True, previous)
 
 
+def _continuing_lines(
+    deployment: Deployment,
+    name: Optional[str],
+    latitude: Optional[float],
+    longitude: Optional[float],
+) -> List[str]:
+    """Say that the run records under an existing deployment, not a new one.
+
+    Without this a run given ``--name`` silently stored its recordings under
+    whatever deployment an earlier run or service had left active.
+    """
+    started = deployment.started_on.astimezone()
+    lines = [
+        f"Continuing deployment {deployment.name!r}, started "
+        f"{started:%a %d %b %Y %H:%M %Z} and left active by an earlier run "
+        "or service."
+    ]
+    ignored = [
+        option
+        for option, value in (
+            (f"--name {name!r}", name),
+            ("--latitude", latitude),
+            ("--longitude", longitude),
+        )
+        if value is not None
+    ]
+    if ignored:
+        lines.append(
+            f"{', '.join(ignored)} ignored: they describe a new deployment. "
+            "To start one, end this one first with `acoupi deployment stop`."
+        )
+    return lines
+
+
 def _undo_deployment(settings: Settings, state: _Deployment) -> None:
     from acoupi.system.atomic import atomic_write_text
 
@@ -447,6 +481,9 @@ def run_foreground(
             _undo_deployment(settings, state)
         raise
     end = state.started_here if end_deployment is None else end_deployment
+    if not state.started_here:
+        for line in _continuing_lines(state.deployment, name, latitude, longitude):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
     recovery = recover(program)
     worker_config = type(program).get_worker_config()
