@@ -301,3 +301,19 @@ def test_config_set_refuses_an_mqtt_port_out_of_range(
 
     clean_failure(result.output, result.exit_code, "1 to 65535")
     assert triggered.program_config_file.read_text() == before
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "restart"])
+def test_workers_commands_during_a_foreground_run_say_the_run_owns_them(
+    invoke: Invoke, set_up: Settings, fake_run: subprocess.Popen, action: str
+) -> None:
+    """QA F18: `workers restart` during `acoupi run` gave an unrelated error."""
+    result = invoke("workers", action)
+
+    assert result.exit_code == 1, result.output
+    assert f"Cannot {action} the workers: the foreground run owns them." in (
+        result.output
+    )
+    assert "running in the foreground (`acoupi run`)" in result.output
+    assert "root" not in result.output
+    assert fake_run.poll() is None  # the run's worker was left alone

@@ -315,15 +315,11 @@ def _check_meaning(updated: "BaseModel", field: str) -> None:
 
 def _restart_advice(ctx: click.Context) -> Optional[str]:
     """How to make a running acoupi use the new configuration, if it runs."""
-    from acoupi.cli.running import describe_running
+    from acoupi.cli.running import FOREGROUND_RESTART, describe_running
 
     running = describe_running(get_settings(ctx))
     if running == "foreground":
-        return (
-            "acoupi is running in the foreground (`acoupi run`): stop it "
-            "(Ctrl-C, or `acoupi deployment stop`) and start it again to use "
-            "the new configuration."
-        )
+        return f"{FOREGROUND_RESTART} to use the new configuration."
     if running == "workers":
         return (
             "A deployment is running: restart the workers with "

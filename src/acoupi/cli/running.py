@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING, Literal, Optional
 if TYPE_CHECKING:
     from acoupi.system.constants import Settings
 
-__all__ = ["RunningMode", "describe_running", "parent_pid"]
+__all__ = ["FOREGROUND_RESTART", "RunningMode", "describe_running", "parent_pid"]
 
 RunningMode = Literal["foreground", "workers"]
+
+FOREGROUND_RESTART = (
+    "acoupi is running in the foreground (`acoupi run`): stop it (Ctrl-C, or "
+    "`acoupi deployment stop`) and start it again"
+)
+"""How to restart a foreground run; callers end the sentence with why."""
 
 
 def parent_pid(pid: int, proc: Path = Path("/proc")) -> Optional[int]:

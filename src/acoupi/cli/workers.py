@@ -43,6 +43,21 @@ def _check_result(result: Any, action: str) -> None:
         )
 
 
+def _refuse_during_foreground_run(ctx: click.Context, action: str) -> None:
+    """Refuse to manage the workers that an ``acoupi run`` supervises.
+
+    The run starts them and restarts any that stops; ``celery multi`` would
+    only fight it (or fail for an unrelated reason).
+    """
+    from acoupi.cli.running import FOREGROUND_RESTART, describe_running
+
+    if describe_running(get_settings(ctx)) == "foreground":
+        raise CliError(
+            f"Cannot {action} the workers: the foreground run owns them.",
+            f"{FOREGROUND_RESTART} to restart them.",
+        )
+
+
 @workers.command()
 @click.option(
     "--wait",
@@ -58,6 +73,7 @@ def start(ctx: click.Context, wait_seconds: float) -> None:
     """Start the workers in the background."""
     from acoupi import system
 
+    _refuse_during_foreground_run(ctx, "start")
     click.echo("Starting workers...")
     result = system.start_workers(get_settings(ctx), timeout=wait_seconds or None)
     _check_result(result, "start")
@@ -71,6 +87,7 @@ def stop(ctx: click.Context) -> None:
     """Stop the workers, waiting for running tasks to finish."""
     from acoupi import system
 
+    _refuse_during_foreground_run(ctx, "stop")
     click.echo("Stopping workers...")
     _check_result(system.stop_workers(get_settings(ctx)), "stop")
     click.secho("Workers stopped.", fg="green")
@@ -83,6 +100,7 @@ def restart(ctx: click.Context) -> None:
     """Restart the workers, e.g. after `acoupi config set`."""
     from acoupi import system
 
+    _refuse_during_foreground_run(ctx, "restart")
     click.echo("Restarting workers...")
     _check_result(system.restart_workers(get_settings(ctx)), "restart")
     click.secho("Workers restarted.", fg="green")
