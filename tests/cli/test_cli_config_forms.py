@@ -317,3 +317,21 @@ def test_workers_commands_during_a_foreground_run_say_the_run_owns_them(
     assert "running in the foreground (`acoupi run`)" in result.output
     assert "root" not in result.output
     assert fake_run.poll() is None  # the run's worker was left alone
+
+
+def test_unknown_keys_warning_is_printed_once(run_acoupi, settings: Settings) -> None:
+    """QA F17: every command printed the sentence twice (log and warning)."""
+    setup = run_acoupi(
+        "setup", "--program", "triggered", "--no-prompt",
+        "--microphone.device_name", "simulated",
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    config = _saved(settings)
+    config["recording"]["bogus_key"] = 1
+    settings.program_config_file.write_text(json.dumps(config))
+
+    result = run_acoupi("config", "get", "recording.duration")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("recording.bogus_key") == 1, result.stderr
+    assert "Warning:" in result.stderr

@@ -171,7 +171,11 @@ def _warn_unknown_keys(path: Path, data: Any, schema: Type[BaseModel]) -> None:
         "another acoupi version; `acoupi config show` shows the settings in "
         "effect, and the next `acoupi config set` removes them from the file."
     )
-    logger.warning(message)
+    # The warning reaches whoever loads the file; the log copy is for the
+    # workers' log files. Where logging is not set up (the command line),
+    # Python would print the log copy too: the same sentence twice.
+    if logger.hasHandlers():
+        logger.warning(message)
     warnings.warn(message, ConfigWarning, stacklevel=3)
 
 
