@@ -335,3 +335,39 @@ def test_unknown_keys_warning_is_printed_once(run_acoupi, settings: Settings) ->
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("recording.bogus_key") == 1, result.stderr
     assert "Warning:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("set", "recording.duraton", "3"),
+        ("get", "recording.duraton"),
+        ("show", "--field", "recording.duraton"),
+    ],
+)
+def test_misspelt_field_is_a_usage_error_with_a_suggestion(
+    invoke: Invoke, triggered: Settings, args: tuple
+) -> None:
+    """QA F19: `config set` exited 1 without "did you mean", `get` exited 2."""
+    before = triggered.program_config_file.read_text()
+
+    result = invoke("config", *args)
+
+    assert result.exit_code == 2, result.output
+    assert "Unknown configuration field 'recording.duraton'" in result.output
+    assert "did you mean recording.duration?" in result.output
+    assert "Fields of recording: recording.duration, recording.interval" in (
+        result.output
+    )
+    assert "\t" not in result.output
+    assert triggered.program_config_file.read_text() == before
+
+
+def test_fields_inside_a_mapping_are_not_unknown(
+    invoke: Invoke, triggered: Settings
+) -> None:
+    assert (
+        invoke("config", "set", "messaging.http.base_url", "http://x/").exit_code == 0
+    )
+    result = invoke("config", "set", "messaging.http.headers.X-Token", "abc")
+    assert result.exit_code == 0, result.output

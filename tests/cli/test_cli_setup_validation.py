@@ -33,6 +33,10 @@ def test_misspelt_program_option_is_refused_with_a_suggestion(
 
     clean_failure(result.output, result.exit_code, "--progam", "did you mean --program")
     assert result.exit_code == 2  # a usage error, as click's own
+    # Not "Setting up acoupi.programs.test..." first (QA F19).
+    assert "Setting up" not in result.output
+    listed = [word for word in result.output.split() if word.startswith("--")]
+    assert len(listed) <= 12, result.output  # the typo, its fix, ~10 options
     assert _not_set_up(settings)
 
 
@@ -50,9 +54,23 @@ def test_misspelt_and_unknown_config_keys_are_refused(
         "Unknown options",
         "--recording.duraton (did you mean --recording.duration?)",
         "--microphone.gain",
-        "Valid options:",
+        "Options of recording:",
         "--recording.interval",
     )
+    # Only the section's options, not all ~90 of the program (QA F19).
+    assert "--detector" not in result.output
+    assert "Setting up" not in result.output
+    assert result.exit_code == 2
+    assert _not_set_up(settings)
+
+
+def test_unknown_program_is_refused_before_any_announcement(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    result = invoke("setup", "--program", "nosuch", "--no-prompt")
+
+    clean_failure(result.output, result.exit_code, "'nosuch' was not found")
+    assert "Setting up" not in result.output
     assert _not_set_up(settings)
 
 

@@ -103,9 +103,13 @@ def setup(
     settings = get_settings(ctx)
     if prompt is None:
         prompt = stdin_is_interactive()
+    from acoupi.system.lifecycle import check_setup_args
+
     program = resolve_program_name(program)
-    click.echo(f"Setting up {program}...")
     try:
+        # Before the announcement: a typo must not read as a setup under way.
+        check_setup_args(program, list(args), extra_options=_OWN)
+        click.echo(f"Setting up {program}...")
         system.setup_program(
             settings, program, args=list(args), prompt=prompt, extra_options=_OWN
         )

@@ -161,9 +161,18 @@ def _to_jsonable(value: Any, show_secrets: bool = False) -> Any:
     return config_to_jsonable(value, reveal_secrets=show_secrets)
 
 
+def _check_field_name(config_value: "BaseModel", field: str) -> None:
+    """Refuse a misspelt FIELD with the closest names (exit status 2)."""
+    from acoupi.system.config.options import check_known_field
+
+    if field:
+        check_known_field(field, type(config_value))
+
+
 def _get_field(config_value: "BaseModel", field: str) -> Any:
     from acoupi import system
 
+    _check_field_name(config_value, field)
     try:
         return system.get_config_field(config_value, field)
     except _FIELD_ERRORS as exc:
@@ -371,6 +380,7 @@ def config_set(
     # A whole configuration can only be given as JSON.
     is_json = is_json or not field
     current = _load_for_set(ctx, field, value, is_json)
+    _check_field_name(current, field)
     if is_json:
         _check_json(value)
     try:

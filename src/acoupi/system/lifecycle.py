@@ -16,9 +16,40 @@ from acoupi.system.atomic import atomic_write_text
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import ServiceError
 
-__all__ = ["setup_program", "start_program", "stop_program"]
+__all__ = ["check_setup_args", "setup_program", "start_program", "stop_program"]
 
 logger = logging.getLogger(__name__)
+
+
+def check_setup_args(
+    program_name: str,
+    args: Sequence[str] = (),
+    extra_options: Sequence[str] = (),
+) -> Any:
+    """Load the program class and check that every option names a field.
+
+    Cheap and without side effects: callers run it before announcing or
+    prompting anything, so a typo is the first and only thing reported.
+
+    Returns
+    -------
+    type
+        The program class.
+
+    Raises
+    ------
+    ProgramNotFoundError, InvalidProgramError
+        If the program cannot be loaded.
+    UnknownOptionError
+        If an option names no configuration field.
+    """
+    from acoupi.system.config.options import check_known_options
+
+    program_class = programs.load_program_class(program_name)
+    schema = getattr(program_class, "config_schema", None)
+    schemas = [CeleryConfig] if schema is None else [schema, CeleryConfig]
+    check_known_options(args, schemas, extra=extra_options)
+    return program_class
 
 
 def setup_program(
@@ -64,15 +95,12 @@ def setup_program(
     """
     from acoupi.system.config import parse_config_from_args, write_config
     from acoupi.system.config.checks import check_config
-    from acoupi.system.config.options import check_known_options
     from acoupi.system.scripts import get_celery_bin, write_scripts
 
     args = list(args or [])
-    program_class = programs.load_program_class(program_name)
-    schema = getattr(program_class, "config_schema", None)
     # Before any prompt: a misspelt option must not cost the answers.
-    schemas = [CeleryConfig] if schema is None else [schema, CeleryConfig]
-    check_known_options(args, schemas, extra=extra_options)
+    program_class = check_setup_args(program_name, args, extra_options)
+    schema = getattr(program_class, "config_schema", None)
     program_config = (
         parse_config_from_args(schema, args, prompt=prompt)
         if schema is not None

@@ -18,7 +18,9 @@ from acoupi.system.config.typeinfo import item_annotation, model_class, unwrap
 from acoupi.system.exceptions import ParameterError
 
 __all__ = [
+    "UnknownFieldError",
     "UnknownOptionError",
+    "check_known_field",
     "check_known_options",
     "option_names",
     "unknown_keys",
@@ -50,14 +52,53 @@ class UnknownOptionError(ParameterError):
             for option, hint in zip(unknown, suggestions, strict=True)
         ]
         noun = "option" if len(unknown) == 1 else "options"
-        listing = ", ".join(f"--{name}" for name in valid)
         super().__init__(
             value=unknown[0],
             message=f"Unknown {noun}: {'; '.join(lines)}.",
-            help=f"Valid options: {listing}.",
+            help=_valid_listing(unknown[0], valid),
         )
         self.unknown = list(unknown)
         self.valid = list(valid)
+
+
+class UnknownFieldError(ParameterError):
+    """A dotted field path (``config get/set FIELD``) that names no field."""
+
+    def __init__(self, field: str, valid: Sequence[str]):
+        hint = _suggest(f"--{field}", valid, dash="")
+        said = f" (did you mean {hint}?)" if hint else ""
+        super().__init__(
+            value=field,
+            message=f"Unknown configuration field {field!r}{said}.",
+            help=_valid_listing(f"--{field}", valid, dash="", noun="fields")
+            + " `acoupi config show` shows them all with their values.",
+        )
+
+
+_MAX_LISTED = 10
+"""Most names listed after an unknown one; a screenful helps nobody."""
+
+
+def _valid_listing(
+    option: str, valid: Sequence[str], dash: str = "--", noun: str = "options"
+) -> str:
+    """The names near ``option``: its section's, else the closest ones."""
+    wanted = _pattern(option)
+    section = wanted.rsplit(".", 1)[0] if "." in wanted else ""
+    if section:
+        members = [name for name in valid if name.startswith(f"{section}.")]
+        if members:
+            listing = ", ".join(f"{dash}{name}" for name in members)
+            return f"{noun.capitalize()} of {section}: {listing}."
+    listed = valid
+    if len(valid) > _MAX_LISTED:
+        # Every name ranked by likeness to the typo, the closest first.
+        listed = difflib.get_close_matches(wanted, valid, n=_MAX_LISTED, cutoff=0)
+    shown = ", ".join(f"{dash}{name}" for name in listed)
+    more = len(valid) - len(listed)
+    if more:
+        return f"Closest valid {noun}: {shown} ({more} more)."
+    return f"Valid {noun}: {shown}."
 
 
 def _is_list(annotation: object) -> bool:
@@ -125,15 +166,17 @@ def unknown_options(args: Iterable[str], valid: Iterable[str]) -> List[str]:
     return found
 
 
-def _suggest(option: str, valid: Sequence[str]) -> str:
+def _suggest(option: str, valid: Sequence[str], dash: str = "--") -> str:
     """The closest valid options, as ``--a or --b``; empty if none is close."""
     wanted = _pattern(option)
-    close = difflib.get_close_matches(wanted, list(valid), n=2, cutoff=0.75)
+    # The section of the typo itself is no suggestion ("recording.nope").
+    candidates = [name for name in valid if not wanted.startswith(f"{name}.")]
+    close = difflib.get_close_matches(wanted, candidates, n=2, cutoff=0.75)
     if not close:
         # A bare field name given without its section: ``--duration``.
         leaf = wanted.rsplit(".", 1)[-1]
         close = [name for name in valid if name.rsplit(".", 1)[-1] == leaf][:2]
-    return " or ".join(f"--{name}" for name in close)
+    return " or ".join(f"{dash}{name}" for name in close)
 
 
 def check_known_options(
@@ -164,6 +207,32 @@ def check_known_options(
     unknown = unknown_options(args, valid)
     if unknown:
         raise UnknownOptionError(unknown, valid)
+
+
+def check_known_field(field: str, schema: Type[BaseModel]) -> None:
+    """Raise unless the dotted ``field`` names a field of ``schema``.
+
+    A path into a free-form value (a mapping such as HTTP headers) counts
+    as known: only its known prefix can be checked.
+
+    Raises
+    ------
+    UnknownFieldError
+        Naming the closest fields and those of the section.
+    """
+    valid = option_names(schema)
+    wanted = _pattern(f"--{field}")
+    if wanted in valid:
+        return
+    parts = wanted.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in valid:
+            is_section = any(name.startswith(f"{prefix}.") for name in valid)
+            if not is_section:
+                return  # inside a mapping or other free-form value
+            break
+    raise UnknownFieldError(field, valid)
 
 
 def _field_by_key(schema: Type[BaseModel], key: str) -> Optional[Any]:
