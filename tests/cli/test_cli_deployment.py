@@ -39,6 +39,10 @@ def test_start_without_systemd_explains_and_leaves_nothing(
     result = invoke("deployment", "start", "--name", "site", check)
     clean_failure(result.output, result.exit_code, "systemd user session")
     assert not set_up.deployment_file.exists()
+    # QA F20: found before the checks, which cannot help, and said once.
+    assert "health checks" not in result.output
+    assert result.output.count("systemd user session") == 1, result.output
+    assert "--foreground" in result.output
 
 
 @pytest.mark.parametrize(
@@ -227,6 +231,8 @@ def test_start_asks_for_missing_values_in_a_terminal(
     module = sys.modules["acoupi.cli.deployment"]
     monkeypatch.setattr(module, "stdin_is_interactive", lambda: True)
     monkeypatch.setattr("acoupi.system.start_program", fake_start, raising=False)
+    # systemd cannot exist here; start refuses early without it.
+    monkeypatch.setattr("acoupi.system.services.has_systemd_user_session", lambda: True)
     # Latitude 100 is re-asked; an empty longitude means "not given".
     result = invoke("deployment", "start", "--no-check", input="meadow\n100\n45.5\n\n")
     assert result.exit_code == 0, result.output

@@ -141,6 +141,12 @@ def start(
     from acoupi import system
 
     _fail_if_running(ctx)
+    # Before the questions and the checks, which cannot help; a missing
+    # --name (a usage error, raised by _ask_missing) is still told first.
+    if not foreground and (name is not None or stdin_is_interactive()):
+        from acoupi.system.services import require_user_session
+
+        require_user_session()
     name, latitude, longitude = _ask_missing(name, latitude, longitude)
     if check:
         run_health_checks(ctx)

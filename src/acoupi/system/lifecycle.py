@@ -179,11 +179,7 @@ def start_program(
 
     # Checked before anything is written: without a session the services
     # cannot start, and without a broker the workers would crash-loop.
-    if not services.has_systemd_user_session():
-        raise ServiceError(
-            "Cannot start acoupi: there is no systemd user session.",
-            help=services.NO_SESSION_HELP,
-        )
+    services.require_user_session()
     check_broker(settings)
 
     deployment_file = Path(settings.deployment_file)

@@ -35,6 +35,7 @@ __all__ = [
     "get_service_status",
     "get_user_unit_dir",
     "has_systemd_user_session",
+    "require_user_session",
     "install_services",
     "remove_dashboard_unit",
     "services_are_installed",
@@ -64,12 +65,17 @@ UNIT_OPTIONS = {
     "timeout_stop_sec": 120,
 }
 
+NO_SESSION = (
+    "there is no systemd user session here (common in containers and CI), "
+    "so acoupi cannot run as a service"
+)
+"""Why services cannot be used; errors put it after what failed."""
+
 NO_SESSION_HELP = (
-    "There is no systemd user session here (common in containers and CI), "
-    "so acoupi cannot run as a service. Run it in the foreground instead "
-    "with `acoupi deployment start --foreground` (or `acoupi run`). On a "
-    "Raspberry Pi, run `loginctl enable-linger $USER` once (then log in "
-    "again or reboot) so that user services run without a login session."
+    "Run acoupi in the foreground instead with `acoupi deployment start "
+    "--foreground` (or `acoupi run`). On a Raspberry Pi, run `loginctl "
+    "enable-linger $USER` once (then log in again or reboot) so that user "
+    "services run without a login session."
 )
 
 _UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.service$")
@@ -168,10 +174,27 @@ def ensure_linger() -> Optional[str]:
     return instruction
 
 
+def require_user_session(action: str = "start acoupi") -> None:
+    """Raise unless systemd user services can be used.
+
+    Parameters
+    ----------
+    action
+        What cannot be done without them, for the message.
+
+    Raises
+    ------
+    ServiceError
+        Saying why and how to run acoupi instead.
+    """
+    if not has_systemd_user_session():
+        raise ServiceError(f"Cannot {action}: {NO_SESSION}.", help=NO_SESSION_HELP)
+
+
 def _require_session() -> str:
     systemctl = _systemctl()
     if systemctl is None or not has_systemd_user_session():
-        raise ServiceError("No systemd user session is available.", NO_SESSION_HELP)
+        raise ServiceError(f"{NO_SESSION[0].upper()}{NO_SESSION[1:]}.", NO_SESSION_HELP)
     return systemctl
 
 
