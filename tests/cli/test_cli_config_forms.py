@@ -371,3 +371,24 @@ def test_fields_inside_a_mapping_are_not_unknown(
     )
     result = invoke("config", "set", "messaging.http.headers.X-Token", "abc")
     assert result.exit_code == 0, result.output
+
+
+def test_workers_stop_with_only_stale_pidfiles_says_none_ran(
+    invoke: Invoke, set_up: Settings
+) -> None:
+    """QA F24: it said "Workers stopped." when nothing was running."""
+    set_up.run_dir.mkdir(parents=True, exist_ok=True)
+    # A reused PID: the pidfile names a process that is no acoupi worker.
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (set_up.run_dir / "default.pid").write_text(str(stranger.pid))
+
+        result = invoke("workers", "stop")
+
+        assert result.exit_code == 0, result.output
+        assert "No workers were running." in result.output
+        assert "Workers stopped." not in result.output
+        assert stranger.poll() is None  # left alone
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -106,3 +106,30 @@ def test_coordinate_errors_say_how_to_write_them(
     result = invoke("deployment", "start", "--name", "site", "--latitude", value)
     clean_failure(result.output, result.exit_code, expected)
     assert "float range" not in result.output
+
+
+def _commands(group: click.Group, path: tuple = ()) -> list:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((*path, name))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*path, name)))
+    return found
+
+
+def test_help_texts_have_no_rest_markup() -> None:
+    """QA F24: `acoupi logs --help` showed ``recording`` (reST, for Sphinx)."""
+    from click.testing import CliRunner
+
+    from acoupi.cli import acoupi
+
+    runner = CliRunner()
+    marked = []
+    for path in _commands(acoupi):
+        if path == ("celery",):
+            continue  # shows celery's own help
+        result = runner.invoke(acoupi, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        if "``" in result.output or ":class:" in result.output:
+            marked.append(" ".join(path))
+    assert marked == []

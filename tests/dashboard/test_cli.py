@@ -172,7 +172,9 @@ def test_network_bind_needs_a_password(settings: Settings) -> None:
     assert config.time_expansion == 20
 
 
-def test_run_dashboard_child_serves_then_stops(settings: Settings) -> None:
+def test_run_dashboard_child_serves_then_stops(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
     """`acoupi run --dashboard`'s child: serves while the block runs, then ends."""
     import socket
     import time
@@ -196,6 +198,8 @@ def test_run_dashboard_child_serves_then_stops(settings: Settings) -> None:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
     assert process.returncode is not None
+    # The run already printed the address (QA F24): the child says nothing.
+    assert "Dashboard of" not in capfd.readouterr().out
 
 
 def test_run_dashboard_refuses_a_network_bind_without_password(

@@ -1,6 +1,7 @@
 """Start-up recovery of the recordings a crash left in the temporary folder."""
 
 import datetime
+import logging
 import os
 import time
 import uuid
@@ -44,7 +45,9 @@ def _age(path: Path, seconds: float = 60) -> None:
     os.utime(path, (then, then))
 
 
-def test_crash_leftovers_are_processed_not_forgotten(program: Any) -> None:
+def test_crash_leftovers_are_processed_not_forgotten(
+    program: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     tmp = program.config.paths.tmp_audio
     quarantine = program.config.paths.recordings / QUARANTINE_FOLDER
     now = datetime.datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -75,8 +78,14 @@ def test_crash_leftovers_are_processed_not_forgotten(program: Any) -> None:
     other = tmp / "notes.txt"
     other.write_text("keep me")
 
-    report = recover(program)
+    with caplog.at_level(logging.WARNING, "acoupi.runtime.recovery"):
+        report = recover(program)
 
+    # QA F24: it said "left unrecorded" (it was recorded, not registered).
+    assert f"Registered {unknown}: a crash had left it on disk but not in the " in (
+        caplog.text
+    )
+    assert "unrecorded" not in caplog.text
     assert set(report.redispatched) == {pending.path, unknown, nameless}
     assert set(report.registered) == {unknown, nameless}
     assert report.left == [done.path]

@@ -43,11 +43,11 @@ def _log_files(log_dir: Path, name: Optional[str]) -> List[Path]:
 @click.pass_context
 @needs_setup
 def logs(ctx: click.Context, lines: int, follow: bool, name: Optional[str]) -> None:
-    """Show the end of each log (or only NAME, e.g. ``recording`` or ``beat``).
+    """Show the end of each log (or only NAME, e.g. `recording` or `beat`).
 
     Workers and the scheduler write to files in the log folder whether they
-    run as systemd services or under ``acoupi run``; services also log to
-    the journal (``journalctl --user -u acoupi``).
+    run as systemd services or under `acoupi run`; services also log to
+    the journal (`journalctl --user -u acoupi`).
     """
     log_dir = get_settings(ctx).log_dir
     files = _log_files(log_dir, name)

@@ -157,7 +157,7 @@ def recover(ctx: click.Context) -> None:
     Complete recordings are stored (if the crash came before that) and
     queued for detection or filing; half-written files are moved to a
     quarantine folder. Nothing is deleted. The systemd service runs this
-    before starting the workers; ``acoupi run`` does it by itself.
+    before starting the workers; `acoupi run` does it by itself.
     """
     from acoupi.runtime.recovery import recover as recover_recordings
     from acoupi.system.programs import load_program

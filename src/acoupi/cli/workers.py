@@ -4,13 +4,16 @@ During a deployment the systemd services manage the workers; these
 commands are for trying a program out and for debugging.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
 from acoupi.cli.base import acoupi
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.errors import AcoupiGroup, CliError
+
+if TYPE_CHECKING:
+    from acoupi.cli.running import RunningMode
 
 __all__ = ["workers", "purge", "restart", "start", "stop"]
 
@@ -43,19 +46,28 @@ def _check_result(result: Any, action: str) -> None:
         )
 
 
-def _refuse_during_foreground_run(ctx: click.Context, action: str) -> None:
+def _refuse_during_foreground_run(
+    ctx: click.Context, action: str
+) -> Optional["RunningMode"]:
     """Refuse to manage the workers that an ``acoupi run`` supervises.
 
     The run starts them and restarts any that stops; ``celery multi`` would
     only fight it (or fail for an unrelated reason).
+
+    Returns
+    -------
+    "workers" or None
+        Whether detached workers are running.
     """
     from acoupi.cli.running import FOREGROUND_RESTART, describe_running
 
-    if describe_running(get_settings(ctx)) == "foreground":
+    running = describe_running(get_settings(ctx))
+    if running == "foreground":
         raise CliError(
             f"Cannot {action} the workers: the foreground run owns them.",
             f"{FOREGROUND_RESTART} to restart them.",
         )
+    return running
 
 
 @workers.command()
@@ -87,10 +99,14 @@ def stop(ctx: click.Context) -> None:
     """Stop the workers, waiting for running tasks to finish."""
     from acoupi import system
 
-    _refuse_during_foreground_run(ctx, "stop")
+    running = _refuse_during_foreground_run(ctx, "stop")
     click.echo("Stopping workers...")
+    # Also when none runs: it clears pidfiles left by a crash or a reboot.
     _check_result(system.stop_workers(get_settings(ctx)), "stop")
-    click.secho("Workers stopped.", fg="green")
+    if running is None:
+        click.echo("No workers were running.")
+    else:
+        click.secho("Workers stopped.", fg="green")
 
 
 @workers.command()

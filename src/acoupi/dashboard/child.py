@@ -35,8 +35,13 @@ def dashboard_process(
 ) -> Iterator["subprocess.Popen[bytes]"]:
     """Serve the dashboard in a child process for the duration of the block."""
     env = {**os.environ, "ACOUPI_HOME": str(settings.home)}
+    # Its "Dashboard of ... (Ctrl-C to stop)" line would repeat the run's
+    # own; errors still reach the terminal on stderr.
     process = subprocess.Popen(
-        dashboard_command(host, port), env=env, stdin=subprocess.DEVNULL
+        dashboard_command(host, port),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
     )
     try:
         yield process

@@ -321,7 +321,9 @@ class _Recovery:
         )
         self.store.store_recording(recording)
         self.report.registered.append(path)
-        logger.warning("Registered %s, which a crash had left unrecorded.", path)
+        logger.warning(
+            "Registered %s: a crash had left it on disk but not in the store.", path
+        )
         return recording
 
     def _quarantine(self, path: Path, reason: str) -> None:
