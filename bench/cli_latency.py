@@ -1,25 +1,32 @@
-"""Wall-clock latency of the acoupi command line: ours against upstream 0.3.2.
+"""Wall-clock latency of the acoupi command line: ours, upstream 0.3.2, 0.8.0.
 
-For each implementation a throwaway HOME / ACOUPI_HOME is created and
-``acoupi setup --program acoupi.programs.test --no-prompt`` is run in it; then
-each measured command runs once as a warm-up and N times measured (default
-15). The table shows median and p90 per implementation and the ratio of the
-medians (ours / upstream; below 1 means ours is faster).
+Times whole ``acoupi`` processes as a user or a cron job sees them, in three
+situations, each measured in interleaved rounds (every side once per round,
+order rotating; see ``harness.py``):
 
-A command that fails is still timed; its exit codes are reported under the
-table. Nothing outside the throwaway homes is written, unless ``--json`` is
-given.
+``stopped``
+    ``acoupi --help`` and ``acoupi deployment status`` with nothing running.
+``running``
+    ``acoupi deployment status`` while each side's deployment runs
+    (``acoupi.programs.test``): ours under ``acoupi run`` on its built-in
+    broker (its default) and on RabbitMQ; upstream's workers and beat as its
+    generated scripts start them, on RabbitMQ (its default broker).
+``unreachable``
+    ``acoupi deployment status`` with the broker URL pointing at a closed
+    port (127.0.0.1:1).
+
+Every side gets a throwaway ``HOME``/``ACOUPI_HOME`` and each RabbitMQ user
+its own temporary vhost (upstream always names its queues ``celery``, so
+two installations on one vhost would answer each other's pings). The table
+gives the median per side and, per round, ``ours / side`` (median and
+range); the load average is printed before and after.
 
 Usage::
 
-    .venv/bin/python bench/cli_latency.py [--runs 15] [--importtime]
-        [--no-upstream] [--create-upstream] [--json bench/results/cli.json]
-
-Upstream lives in its own venv (default /tmp/upstream-venv); with
-``--create-upstream`` it is created when missing::
-
-    python3 -m venv /tmp/upstream-venv
-    /tmp/upstream-venv/bin/pip install acoupi==0.3.2   # needs portaudio19-dev
+    .venv/bin/python bench/cli_latency.py                     # 10 rounds
+    .venv/bin/python bench/cli_latency.py --rounds 20 --up03 /work/up03 \\
+        --up08 /work/up08 --json bench/results/cli.json
+    .venv/bin/python bench/cli_latency.py --only ours --importtime
 """
 
 from __future__ import annotations
@@ -28,297 +35,261 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-OURS = ROOT / ".venv" / "bin" / "acoupi"
-UPSTREAM_VENV = Path("/tmp/upstream-venv")
-UPSTREAM_VERSION = "0.3.2"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-COMMANDS: list[tuple[str, list[str]]] = [
-    ("acoupi --help", ["--help"]),
-    ("acoupi deployment status", ["deployment", "status"]),
-]
-SETUP = ["setup", "--program", "acoupi.programs.test", "--no-prompt"]
+from harness import (  # noqa: E402
+    ROOT,
+    Side,
+    add_arguments,
+    format_load,
+    format_table,
+    interleave,
+    load_average,
+    median,
+    provenance,
+    ratio_summary,
+    sides_from_args,
+    timed_run,
+)
+from runtime_support import Install, RabbitVhosts  # noqa: E402
+
+DEAD_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
+PROGRAM = "acoupi.programs.test"
 TIMEOUT = 120.0
 
 
 @dataclass
-class Sample:
-    """Timings of one command for one implementation."""
-
-    command: str
-    times: list[float] = field(default_factory=list)
-    exit_codes: list[int] = field(default_factory=list)
-    last_error: str = ""
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times) if self.times else float("nan")
-
-    @property
-    def p90(self) -> float:
-        if len(self.times) < 2:
-            return self.median
-        return statistics.quantiles(self.times, n=10, method="inclusive")[-1]
-
-    @property
-    def failures(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for code in self.exit_codes:
-            if code != 0:
-                counts[code] = counts.get(code, 0) + 1
-        return counts
-
-
-@dataclass
-class Impl:
-    """One acoupi executable under test, with its own throwaway home."""
+class Target:
+    """One side in one configuration: its install and any failures."""
 
     name: str
-    exe: Path
-    home: Path = Path()
-    setup_exit: int | None = None
-    setup_error: str = ""
-    samples: dict[str, Sample] = field(default_factory=dict)
+    install: Install
+    failures: Dict[str, List[str]] = field(default_factory=dict)
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACOUPI_")}
-        env["HOME"] = str(self.home)
-        env["ACOUPI_HOME"] = str(self.home / ".acoupi")
-        env.pop("VIRTUAL_ENV", None)
-        env.pop("PYTHONPATH", None)
-        return env
-
-
-def tail(text: str | bytes, lines: int = 3) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return " | ".join(text.strip().splitlines()[-lines:])
-
-
-def run_once(impl: Impl, args: list[str]) -> tuple[float, int, str]:
-    """Run one command; return (seconds, exit code, stderr tail)."""
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [str(impl.exe), *args],
-            env=impl.env(),
-            cwd=impl.home,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, -9, f"timed out after {TIMEOUT:.0f}s"
-    elapsed = time.perf_counter() - start
-    return elapsed, proc.returncode, tail(proc.stderr or proc.stdout)
-
-
-def ensure_upstream(create: bool) -> Path | None:
-    exe = UPSTREAM_VENV / "bin" / "acoupi"
-    if exe.exists():
-        return exe
-    if not create:
-        print(
-            f"upstream acoupi not found at {exe}; pass --create-upstream to "
-            f"install acoupi=={UPSTREAM_VERSION} there (needs portaudio19-dev).",
-            file=sys.stderr,
-        )
-        return None
-    print(f"creating {UPSTREAM_VENV} with acoupi=={UPSTREAM_VERSION} ...")
-    subprocess.run([sys.executable, "-m", "venv", str(UPSTREAM_VENV)], check=True)
-    pip = UPSTREAM_VENV / "bin" / "pip"
-    subprocess.run(
-        [str(pip), "install", "-q", f"acoupi=={UPSTREAM_VERSION}"], check=True
-    )
-    return exe if exe.exists() else None
-
-
-def bench(impl: Impl, runs: int) -> None:
-    code_time, code, err = run_once(impl, SETUP)
-    impl.setup_exit, impl.setup_error = code, err
-    print(f"  [{impl.name}] setup: exit {code} in {code_time:.2f}s")
-    for label, args in COMMANDS:
-        sample = Sample(label)
-        run_once(impl, args)  # warm-up: bytecode caches, page cache
-        for _ in range(runs):
-            seconds, code, err = run_once(impl, args)
-            sample.times.append(seconds)
-            sample.exit_codes.append(code)
-            if code != 0:
-                sample.last_error = err
-        impl.samples[label] = sample
-        print(
-            f"  [{impl.name}] {label}: median {sample.median * 1000:.0f} ms, "
-            f"p90 {sample.p90 * 1000:.0f} ms"
-        )
-
-
-def ms(value: float) -> str:
-    return "n/a" if value != value else f"{value * 1000:.0f} ms"
-
-
-def flag(sample: Sample) -> str:
-    """Mark a result that includes failed runs."""
-    return " (!)" if sample.failures else ""
-
-
-def print_table(ours: Impl, upstream: Impl | None, runs: int) -> None:
-    header = ["command", "ours median", "ours p90"]
-    if upstream is not None:
-        header += ["upstream median", "upstream p90", "ratio"]
-    rows = []
-    for label, _ in COMMANDS:
-        o = ours.samples[label]
-        row = [label, ms(o.median) + flag(o), ms(o.p90)]
-        if upstream is not None:
-            u = upstream.samples[label]
-            ratio = o.median / u.median if u.median and u.median == u.median else 0
-            row += [
-                ms(u.median) + flag(u),
-                ms(u.p90),
-                f"{ratio:.2f}x" if ratio else "n/a",
-            ]
-        rows.append(row)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print(f"\nCLI latency, {runs} runs each (ratio = ours / upstream median)\n")
-    for i, row in enumerate([header, *rows]):
-        cells = [cell.ljust(widths[j]) for j, cell in enumerate(row)]
-        print("| " + " | ".join(cells) + " |")
-        if i == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-
-    problems = []
-    for impl in [ours, upstream]:
-        if impl is None:
-            continue
-        if impl.setup_exit:
-            problems.append(
-                f"{impl.name}: setup exited {impl.setup_exit}: {impl.setup_error}"
+    def runner(self, label: str, args: List[str]) -> Callable[[], Optional[float]]:
+        def run() -> Optional[float]:
+            command = [str(self.install.bin / "acoupi"), *args]
+            seconds, code, error = timed_run(
+                command, self.install.env, self.install.home, TIMEOUT
             )
-        for sample in impl.samples.values():
-            if sample.failures:
-                codes = ", ".join(
-                    f"exit {c} x{n}" for c, n in sorted(sample.failures.items())
-                )
-                problems.append(
-                    f"{impl.name}: {sample.command}: {codes}: {sample.last_error}"
-                )
-    if problems:
-        print("\n(!) some runs failed; they are timed anyway:")
-        for line in problems:
-            print(f"  - {line}")
+            if code != 0:
+                # Still timed: the command did its work and then failed
+                # (upstream's status crashes parsing `celery status` output
+                # while workers run); the table flags it.
+                self.failures.setdefault(label, []).append(f"exit {code}: {error}")
+            return None if code == -9 else seconds
+
+        return run
+
+
+def make_targets(
+    sides: List[Side], root: Path, vhosts: RabbitVhosts, broker: str, rabbit: bool
+) -> List[Target]:
+    """Set up the test program for every side (plus ours on RabbitMQ)."""
+    targets = []
+    for side in sides:
+        variants = [(side.name, side.name != "ours")]
+        if side.name == "ours" and rabbit:
+            variants.append(("ours-rabbitmq", True))
+        for name, on_rabbit in variants:
+            install = Install(
+                "ours" if side.name == "ours" else "upstream",
+                name,
+                root / f"{broker}-{name}",
+                bin_dir=side.venv / "bin",
+            )
+            if broker == "dead":
+                options = ["--broker_url", DEAD_BROKER]
+            elif on_rabbit:
+                options = ["--broker_url", vhosts.url(name)]
+            else:
+                options = []
+            install.setup(PROGRAM, options)
+            targets.append(Target(name, install))
+    return targets
+
+
+def wait_for_pidfiles(targets: List[Target], timeout: float = 90.0) -> None:
+    """Wait until every side's workers wrote their pidfiles, then settle."""
+    deadline = time.monotonic() + timeout
+    for target in targets:
+        run_dir = target.install.acoupi_home / "run"
+        while time.monotonic() < deadline:
+            if len(list(run_dir.glob("*.pid"))) >= 2:  # a worker and beat
+                break
+            time.sleep(0.5)
+        else:
+            print(f"  {target.name}: workers did not start", file=sys.stderr)
+    time.sleep(10)  # connected and idle
+
+
+def measure(
+    targets: List[Target], label: str, args: List[str], rounds: int
+) -> Dict[str, List[Optional[float]]]:
+    print(f"{label}: {rounds} rounds ({format_load()})", file=sys.stderr)
+    runners = {t.name: t.runner(label, args) for t in targets}
+    return interleave(runners, rounds)
+
+
+def rows_for(
+    label: str,
+    results: Dict[str, List[Optional[float]]],
+    baselines: List[str],
+    failed: Dict[str, int],
+) -> List[list]:
+    rows = []
+    for name, values in results.items():
+        mid = median(values)
+        shown = "timed out" if mid is None else f"{mid * 1000:.0f} ms"
+        if failed.get(name):
+            shown += f" (exit != 0 in {failed[name]} runs incl. warm-up)"
+        ratios = [
+            "-"
+            if base == name or base not in results
+            else str(ratio_summary(results[base], values))
+            for base in baselines
+        ]
+        rows.append([label, name, shown, *ratios])
+    return rows
 
 
 def import_time(top: int) -> None:
-    """Print the slowest imports of ``acoupi --help`` for our package."""
+    """Print the slowest imports of ours for ``acoupi deployment status``."""
     python = ROOT / ".venv" / "bin" / "python"
     with tempfile.TemporaryDirectory(prefix="acoupi-importtime-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACOUPI_")}
         env.update(HOME=tmp, ACOUPI_HOME=f"{tmp}/.acoupi")
-        proc = subprocess.run(
-            [str(python), "-X", "importtime", "-m", "acoupi", "--help"],
-            env=env,
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        for args in (["setup", "--program", PROGRAM, "--no-prompt"], []):
+            proc = subprocess.run(
+                [str(python), "-X", "importtime", "-m", "acoupi", *args]
+                + ([] if args else ["deployment", "status"]),
+                env=env,
+                cwd=tmp,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
     entries = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         self_col, cumulative_col, name = line.split(":", 1)[1].split("|", 2)
         entries.append((int(cumulative_col), int(self_col), name.strip()))
-    if not entries:
-        print(f"\nno import timings (exit {proc.returncode}): {tail(proc.stderr)}")
-        return
     total = sum(self_us for _, self_us, _ in entries)
-    print(f"\nImports of ours for `acoupi --help`: {len(entries)} modules,")
-    print(f"{total / 1000:.0f} ms of self time in all (exit {proc.returncode}).")
-    print(f"Top {top} by cumulative time (ms):")
-    for cumulative, self_us, name in sorted(entries, reverse=True)[:top]:
-        print(f"  {cumulative / 1000:8.1f}  (self {self_us / 1000:6.1f})  {name}")
-    by_package: dict[str, int] = {}
+    print(f"\nImports of `acoupi deployment status` (ours): {len(entries)} modules,")
+    print(f"{total / 1000:.0f} ms self time in all. Top {top} packages (ms):")
+    by_package: Dict[str, int] = {}
     for _, self_us, name in entries:
-        root = name.split(".")[0]
-        by_package[root] = by_package.get(root, 0) + self_us
-    print(f"Top {top} top-level packages by self time summed (ms):")
-    for root, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"  {us / 1000:8.1f}  {root}")
+        by_package[name.split(".")[0]] = by_package.get(name.split(".")[0], 0) + self_us
+    for package, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {us / 1000:8.1f}  {package}")
 
 
 def main() -> int:
-    global UPSTREAM_VENV
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=15, help="runs per command")
-    parser.add_argument("--ours", type=Path, default=OURS, help="our acoupi")
-    parser.add_argument("--upstream-venv", type=Path, default=UPSTREAM_VENV)
-    parser.add_argument("--no-upstream", action="store_true")
+    add_arguments(parser, rounds=10)
     parser.add_argument(
-        "--create-upstream",
+        "--no-ours-rabbitmq",
         action="store_true",
-        help=f"create the upstream venv with acoupi=={UPSTREAM_VERSION} if missing",
+        help="skip ours on RabbitMQ (the equal-broker comparison)",
     )
     parser.add_argument(
-        "--importtime", action="store_true", help="show our slowest imports"
+        "--phases",
+        default="stopped,running,unreachable",
+        help="which situations to measure (default %(default)s)",
     )
-    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--json", type=Path, help="also write results here")
+    parser.add_argument("--keep", action="store_true", help="keep the homes")
     args = parser.parse_args()
-    UPSTREAM_VENV = args.upstream_venv
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
 
-    if not args.ours.exists():
-        print(f"{args.ours} not found; run scripts/bootstrap first", file=sys.stderr)
-        return 1
-    impls = [Impl("ours", args.ours)]
-    upstream = None
-    if not args.no_upstream:
-        exe = ensure_upstream(args.create_upstream)
-        if exe is not None:
-            upstream = Impl(f"upstream {UPSTREAM_VERSION}", exe)
-            impls.append(upstream)
-
-    tmp = Path(tempfile.mkdtemp(prefix="acoupi-bench-"))
+    sides = sides_from_args(args)
+    load_before = load_average()
+    root = Path(tempfile.mkdtemp(prefix="acoupi-cli-bench-"))
+    vhosts = RabbitVhosts()
+    results: Dict[str, Dict[str, List[Optional[float]]]] = {}
+    targets: List[Target] = []
     try:
-        for i, impl in enumerate(impls):
-            impl.home = tmp / f"home{i}"
-            impl.home.mkdir()
-            bench(impl, args.runs)
+        live = make_targets(sides, root, vhosts, "live", not args.no_ours_rabbitmq)
+        targets += live
+        if "stopped" in phases:
+            results["--help"] = measure(live, "--help", ["--help"], args.rounds)
+            results["status, stopped"] = measure(
+                live, "status, stopped", ["deployment", "status"], args.rounds
+            )
+        if "running" in phases:
+            for target in live:
+                target.install.start(None)
+            wait_for_pidfiles(live)
+            results["status, running"] = measure(
+                live, "status, running", ["deployment", "status"], args.rounds
+            )
+            for target in live:
+                target.install.stop()
+        if "unreachable" in phases:
+            dead = make_targets(sides, root, vhosts, "dead", False)
+            targets += dead
+            results["status, broker unreachable"] = measure(
+                dead,
+                "status, broker unreachable",
+                ["deployment", "status"],
+                args.rounds,
+            )
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for target in targets:
+            if any(p.poll() is None for p in target.install.processes):
+                target.install.stop()
+        vhosts.close()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    load_after = load_average()
 
-    print_table(impls[0], upstream, args.runs)
+    baselines = ["ours"]
+    headers = ["command", "side", "median", "ours / side"]
+    if not args.no_ours_rabbitmq and "ours" in [s.name for s in sides]:
+        baselines.append("ours-rabbitmq")
+        headers.append("ours on RabbitMQ / side")
+    rows = []
+    for label, values in results.items():
+        failed = {t.name: len(t.failures.get(label, [])) for t in targets if t.failures}
+        rows += rows_for(label, values, baselines, failed)
+    print(
+        f"\nCLI latency, {args.rounds} interleaved rounds; ratios are per round, "
+        "median [range]; below 1 = ours faster"
+    )
+    print(f"before: {format_load(load_before)}; after: {format_load(load_after)}\n")
+    print(format_table(headers, rows))
+    for target in targets:
+        for label, errors in target.failures.items():
+            print(f"\n(!) {target.name} {label}: {len(errors)} failed: {errors[-1]}")
+    print(
+        "\nours = built-in broker (default); ours-rabbitmq and upstream on "
+        "RabbitMQ 127.0.0.1:5672 (upstream's default), each on its own vhost."
+    )
     if args.importtime:
         import_time(args.top)
-
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        result = {
-            "runs": args.runs,
-            "python": sys.version.split()[0],
-            "implementations": [
-                {
-                    "name": impl.name,
-                    "exe": str(impl.exe),
-                    "setup_exit": impl.setup_exit,
-                    "commands": [
-                        {**asdict(s), "median": s.median, "p90": s.p90}
-                        for s in impl.samples.values()
-                    ],
-                }
-                for impl in impls
-            ],
+        payload = {
+            "rounds": args.rounds,
+            "results": results,
+            "load_before": load_before,
+            "load_after": load_after,
+            "failures": {t.name: t.failures for t in targets if t.failures},
+            "provenance": provenance(sides),
         }
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0
 

@@ -16,13 +16,17 @@ ratio) and writes JSON to ``bench/results/runtime_<name>.json``:
     frame counts and with the ramp itself (a file that continues its
     predecessor sample-exactly starts with last + 1).
 
-``idle --minutes 5``
-    ``acoupi.programs.test`` (one task every 10 s, records nothing) for both;
-    ours on the embedded broker, ours on RabbitMQ, upstream on RabbitMQ, one
-    after the other. Reported: RSS of every process of the program (run
-    supervisor, workers, beat) plus the broker's own daemon (RabbitMQ's
-    beam.smp; the embedded broker has none), and CPU time over the window as
-    a percentage of one core.
+``idle --rounds 10 --window 30``
+    ``acoupi.programs.test`` (one task every 10 s, records nothing) for
+    ours on the built-in broker (default, and with ``acoupi run --lean``:
+    beat in the supervisor), ours on RabbitMQ, upstream 0.3.2 and 0.8.0
+    on RabbitMQ, all running at once; each round samples every side's PSS
+    (all processes of the deployment: ``acoupi run`` supervisor, workers,
+    beat) and its CPU time over the round, in rotating order, and the
+    table gives the per-round ratio ours / side (median, range), with and
+    without RabbitMQ's own daemon (beam.smp). ``--triggered`` adds ours
+    running the detection program, reported per process (PSS median and
+    max, peak RSS).
 
 ``latency --recordings 30``
     From a recording's end (start + duration) to (a) its model output being
@@ -41,7 +45,8 @@ Every run uses throwaway ``HOME``/``ACOUPI_HOME`` folders; nothing is sent
 off loopback. Usage::
 
     .venv/bin/python bench/runtime_bench.py coverage --minutes 10
-    .venv/bin/python bench/runtime_bench.py idle --minutes 5
+    .venv/bin/python bench/runtime_bench.py idle --up03 /work/up03 \
+        --up08 /work/up08 --triggered
     .venv/bin/python bench/runtime_bench.py latency --recordings 30
 """
 
@@ -62,6 +67,7 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import add_arguments  # noqa: E402
 from runtime_support import (  # noqa: E402
     CLK_TCK,
     RABBITMQ_URL,
@@ -75,12 +81,10 @@ from runtime_support import (  # noqa: E402
     log,
     median,
     percentile,
-    proc_name,
     rabbitmq_pids,
     read_messages,
     read_model_outputs,
     read_recordings,
-    rss_bytes,
     wav_info,
     write_json,
 )
@@ -392,117 +396,181 @@ def sample_load(seconds: float, installs: Sequence[Install]) -> dict:
 # --------------------------------------------------------------------------
 
 
-def measure_idle(install: Install, seconds: float, warmup: float, broker: bool) -> dict:
-    time.sleep(warmup)
-    roots = install.root_pids()
-    broker_pids = rabbitmq_pids() if broker else []
-
-    def snapshot() -> tuple:
-        pids = descendants(roots)
-        return pids, {p: cpu_ticks(p) for p in pids + broker_pids}
-
-    pids, start_ticks = snapshot()
-    t0 = time.monotonic()
-    rss_program: List[int] = []
-    rss_broker: List[int] = []
-    seen: Dict[int, str] = {}
-    end = t0 + seconds
-    last_ticks = dict(start_ticks)
-    while True:
-        pids = descendants(roots)
-        for pid in pids:
-            seen.setdefault(pid, proc_name(pid))
-        rss_program.append(sum(rss_bytes(p) for p in pids))
-        rss_broker.append(sum(rss_bytes(p) for p in broker_pids))
-        for pid in pids + broker_pids:
-            ticks = cpu_ticks(pid)
-            if ticks:
-                last_ticks[pid] = ticks
-        if time.monotonic() >= end:
-            break
-        time.sleep(min(5.0, max(0.0, end - time.monotonic())))
-    wall = time.monotonic() - t0
-    program_ticks = sum(last_ticks.get(p, 0) - start_ticks.get(p, 0) for p in seen)
-    broker_ticks = sum(
-        last_ticks.get(p, 0) - start_ticks.get(p, 0) for p in broker_pids
-    )
-    mib = 1024 * 1024
-    return {
-        "wall_s": wall,
-        "processes": seen,
-        "program_rss_mean_mib": sum(rss_program) / len(rss_program) / mib,
-        "program_rss_max_mib": max(rss_program) / mib,
-        "broker_rss_mean_mib": sum(rss_broker) / len(rss_broker) / mib,
-        "total_rss_mean_mib": (sum(rss_program) + sum(rss_broker))
-        / len(rss_program)
-        / mib,
-        "program_cpu_pct": 100.0 * program_ticks / CLK_TCK / wall,
-        "broker_cpu_pct": 100.0 * broker_ticks / CLK_TCK / wall,
-        "total_cpu_pct": 100.0 * (program_ticks + broker_ticks) / CLK_TCK / wall,
-        "n_program_processes": len(seen),
-        "samples": len(rss_program),
-    }
-
-
 def cmd_idle(args: argparse.Namespace) -> None:
+    """Idle memory (PSS) and CPU, all configurations running at once.
+
+    Every side runs ``acoupi.programs.test`` at the same time (ours on its
+    built-in broker, ours on RabbitMQ, upstream 0.3.2 and 0.8.0 on
+    RabbitMQ, each on its own vhost); after the warm-up, each round of
+    ``--window`` seconds samples every side's processes (order rotating)
+    and their CPU time over the window, so the per-round ratios compare
+    the same moments. ``--triggered`` adds ours running the detection
+    program (simulated microphone), reported per process.
+    """
+    from harness import format_load, format_table, ratio_summary, sides_from_args
+    from harness import median as hmedian
+    from runtime_support import peak_rss_bytes, process_role, pss_bytes
+
+    sides = sides_from_args(args)
     root = workdir(args.keep)
-    seconds = args.minutes * 60
-    configs = [
-        ("ours embedded", "ours", [], False),
-        ("ours RabbitMQ", "ours", ["--broker_url", RABBITMQ_URL], True),
-        ("upstream RabbitMQ", "upstream", ["--broker_url", RABBITMQ_URL], True),
-    ]
-    results: Dict[str, dict] = {}
-    commands: Dict[str, List[str]] = {}
     vhosts = RabbitVhosts()
-    for index, (label, kind, extra, broker) in enumerate(configs):
-        install = Install(kind, label, root / f"home{index}")
-        extra = [vhosts.url(label) if x == RABBITMQ_URL else x for x in extra]
-        try:
-            commands[label] = [" ".join(install.setup("acoupi.programs.test", extra))]
-            commands[label] += install.start(None)
-            log(f"{label}: warm-up {args.warmup} s, then {seconds} s measured")
-            results[label] = measure_idle(install, seconds, args.warmup, broker)
-        finally:
+    installs: Dict[str, Install] = {}
+    commands: Dict[str, List[str]] = {}
+    load_before = os.getloadavg()
+    configs = []
+    for side in sides:
+        if side.name == "ours":
+            configs.append(("ours", side, "acoupi.programs.test", False))
+            configs.append(("ours-lean", side, "acoupi.programs.test", False))
+            if args.ours_rabbitmq:
+                configs.append(("ours-rabbitmq", side, "acoupi.programs.test", True))
+            if args.triggered:
+                configs.append(
+                    ("ours-triggered", side, "acoupi.programs.triggered", False)
+                )
+        else:
+            configs.append((side.name, side, "acoupi.programs.test", True))
+    try:
+        for label, side, program, rabbit in configs:
+            kind = "ours" if side.name == "ours" else "upstream"
+            install = Install(kind, label, root / label, bin_dir=side.venv / "bin")
+            options = ["--broker_url", vhosts.url(label)] if rabbit else []
+            if program.endswith("triggered"):
+                options += mic_options("simulated", 48000, install.home)
+            commands[label] = [" ".join(install.setup(program, options))]
+            installs[label] = install
+        for label, install in installs.items():
+            lean = ["--lean"] if label == "ours-lean" else []
+            commands[label] += install.start(None, lean)
+        log(
+            f"warm-up {args.warmup:.0f} s, then {args.rounds} rounds of {args.window} s"
+        )
+        time.sleep(args.warmup)
+        names = list(installs)
+        pss: Dict[str, List[float]] = {n: [] for n in names}
+        cpu: Dict[str, List[float]] = {n: [] for n in names}
+        per_process: Dict[str, Dict[str, List[int]]] = {n: {} for n in names}
+        peaks: Dict[str, Dict[str, int]] = {n: {} for n in names}
+        broker_pss: List[float] = []
+        broker_cpu: List[float] = []
+        for index in range(args.rounds):
+            order = names[index % len(names) :] + names[: index % len(names)]
+            pids = {n: descendants(installs[n].root_pids()) for n in names}
+            beam = rabbitmq_pids()
+            start = {p: cpu_ticks(p) for n in names for p in pids[n] + beam}
+            t0 = time.monotonic()
+            time.sleep(args.window)
+            wall = time.monotonic() - t0
+            for name in order:
+                current = descendants(installs[name].root_pids())
+                sizes = {p: pss_bytes(p) for p in current}
+                pss[name].append(float(sum(sizes.values())))
+                ticks = sum(cpu_ticks(p) - start.get(p, cpu_ticks(p)) for p in current)
+                cpu[name].append(100.0 * ticks / CLK_TCK / wall)
+                for pid, size in sizes.items():
+                    role = process_role(pid)
+                    per_process[name].setdefault(role, []).append(size)
+                    peaks[name][role] = max(
+                        peaks[name].get(role, 0), peak_rss_bytes(pid)
+                    )
+            broker_pss.append(float(sum(pss_bytes(p) for p in beam)))
+            broker_cpu.append(
+                100.0
+                * sum(cpu_ticks(p) - start.get(p, 0) for p in beam)
+                / CLK_TCK
+                / wall
+            )
+            shown = ", ".join(f"{n}={pss[n][-1] / 2**20:.0f}MiB" for n in names)
+            log(f"round {index + 1}/{args.rounds}: {shown}")
+    finally:
+        for install in installs.values():
             install.stop()
-            vhosts.close()
-        results[label]["task_runs_logged"] = count_task_runs(install)
-    labels = [c[0] for c in configs]
+        vhosts.close()
+    load_after = os.getloadavg()
+
+    mib = 2**20
+    comparable = [n for n in names if n != "ours-triggered"]
     rows = []
-    for key, name in [
-        ("n_program_processes", "program processes"),
-        ("program_rss_mean_mib", "program RSS, mean (MiB)"),
-        ("program_rss_max_mib", "program RSS, max (MiB)"),
-        ("broker_rss_mean_mib", "broker daemon RSS (MiB)"),
-        ("total_rss_mean_mib", "total RSS incl. broker (MiB)"),
-        ("program_cpu_pct", "program CPU (% of a core)"),
-        ("broker_cpu_pct", "broker daemon CPU (% of a core)"),
-        ("total_cpu_pct", "total CPU (% of a core)"),
-        ("task_runs_logged", "test_task runs logged"),
-    ]:
-        values = [results[label].get(key) for label in labels]
+    for name in comparable:
         rows.append(
             [
                 name,
-                *[fmt(v) for v in values],
-                ratio(values[0], values[2]),
-                ratio(values[1], values[2]),
+                f"{hmedian(pss[name]) / mib:.1f}",
+                "-" if name == "ours" else str(ratio_summary(pss["ours"], pss[name])),
+                f"{hmedian(cpu[name]):.2f}",
+                "-" if name == "ours" else str(ratio_summary(cpu["ours"], cpu[name])),
             ]
         )
-    print_table(
-        f"Idle: acoupi.programs.test, {args.minutes} min measured each, "
-        "one configuration after the other",
-        ["metric", *labels, "ours emb./up", "ours rabbit/up"],
-        rows,
+    rows.append(
+        [
+            "RabbitMQ daemon (beam.smp), shared",
+            f"{hmedian(broker_pss) / mib:.1f}",
+            "",
+            f"{hmedian(broker_cpu):.2f}",
+            "",
+        ]
     )
-    for label in labels:
-        print(f"\n{label} processes:")
-        for pid, name in results[label]["processes"].items():
-            print(f"  {pid}: {name}")
+    print(
+        f"\nIdle, acoupi.programs.test, all sides at once, {args.rounds} rounds "
+        f"of {args.window:.0f} s; ratios ours / side per round, median [range]"
+    )
+    print(f"before: {format_load(load_before)}; after: {format_load(load_after)}\n")
+    print(
+        format_table(
+            ["side", "PSS MiB", "ours / side", "CPU % core", "ours / side"], rows
+        )
+    )
+    upstream_sides = [n for n in comparable if n.startswith("up")]
+    if "ours-lean" in pss:
+        for name in upstream_sides:
+            lean = ratio_summary(pss["ours-lean"], pss[name])
+            print(f"ours-lean / {name} (PSS, per round): {lean}")
+    if "ours" in pss and upstream_sides:
+        print("\nWith the broker daemon counted (upstream needs RabbitMQ):")
+        totals = []
+        for name in upstream_sides:
+            with_broker = [a + b for a, b in zip(pss[name], broker_pss, strict=True)]
+            totals.append(
+                [
+                    name,
+                    f"{hmedian(with_broker) / mib:.1f}",
+                    str(ratio_summary(pss["ours"], with_broker)),
+                ]
+            )
+        print(format_table(["side + RabbitMQ", "PSS MiB", "ours / side"], totals))
+    print("\nPer process: PSS median / max over rounds, peak RSS (VmHWM), MiB")
+    process_rows = []
+    for name in names:
+        for role, sizes in sorted(per_process[name].items()):
+            process_rows.append(
+                [
+                    name,
+                    role,
+                    f"{hmedian(sizes) / mib:.1f}",
+                    f"{max(sizes) / mib:.1f}",
+                    f"{peaks[name][role] / mib:.1f}",
+                ]
+            )
+    print(
+        format_table(
+            ["side", "process", "PSS median", "PSS max", "peak RSS"], process_rows
+        )
+    )
     print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_idle.json",
-        {"minutes": args.minutes, "results": results, "commands": commands},
+        {
+            "rounds": args.rounds,
+            "window_s": args.window,
+            "pss_bytes": pss,
+            "cpu_pct": cpu,
+            "broker_pss_bytes": broker_pss,
+            "per_process_pss_bytes": per_process,
+            "peak_rss_bytes": peaks,
+            "load_before": load_before,
+            "load_after": load_after,
+            "commands": commands,
+        },
     )
     cleanup(root, args.keep)
 
@@ -805,9 +873,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     coverage.add_argument(
         "--margin", type=float, default=30, help="extra run seconds for start-up"
     )
-    idle = sub.add_parser("idle", help="idle memory and CPU")
-    idle.add_argument("--minutes", type=float, default=5)
-    idle.add_argument("--warmup", type=float, default=30)
+    idle = sub.add_parser("idle", help="idle memory (PSS) and CPU, three-way")
+    add_arguments(idle, rounds=10)
+    idle.add_argument("--window", type=float, default=30, help="seconds per round")
+    idle.add_argument("--warmup", type=float, default=45)
+    idle.add_argument(
+        "--no-ours-rabbitmq",
+        dest="ours_rabbitmq",
+        action="store_false",
+        help="skip ours on RabbitMQ",
+    )
+    idle.add_argument(
+        "--triggered",
+        action="store_true",
+        help="also run ours with acoupi.programs.triggered (per-process memory)",
+    )
     latency = sub.add_parser("latency", help="recording end → stored / acked")
     latency.add_argument("--recordings", type=int, default=30)
     latency.add_argument("--mqtt-host", default="127.0.0.1")

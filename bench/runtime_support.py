@@ -287,6 +287,8 @@ class Install:
     home: Path
     audio_env: Dict[str, str] = field(default_factory=dict)
     processes: List[subprocess.Popen] = field(default_factory=list)
+    bin_dir: Optional[Path] = None
+    """The venv's ``bin`` (e.g. of upstream 0.8.0); default by ``kind``."""
 
     @property
     def acoupi_home(self) -> Path:
@@ -294,6 +296,8 @@ class Install:
 
     @property
     def bin(self) -> Path:
+        if self.bin_dir is not None:
+            return self.bin_dir
         return OURS_BIN if self.kind == "ours" else UPSTREAM_BIN
 
     @property
@@ -356,10 +360,15 @@ class Install:
         self.processes.append(process)
         return process
 
-    def start(self, duration: Optional[float] = None) -> List[str]:
-        """Start the program; returns the command lines used."""
+    def start(
+        self, duration: Optional[float] = None, run_options: Sequence[str] = ()
+    ) -> List[str]:
+        """Start the program; returns the command lines used.
+
+        ``run_options`` go to ours' ``acoupi run`` (e.g. ``--lean``).
+        """
         if self.kind == "ours":
-            command = [str(self.bin / "acoupi"), "run", "--no-live"]
+            command = [str(self.bin / "acoupi"), "run", "--no-live", *run_options]
             if duration is not None:
                 command += ["--duration", str(duration)]
             self.spawn(command, "run", self.home)
@@ -695,3 +704,41 @@ class RabbitVhosts:
                 timeout=60,
             )
         self.names = []
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` (shared pages split between users)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Highest RSS ``pid`` ever had (``VmHWM``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_role(pid: int) -> str:
+    """Short role of an acoupi process: ``run``, ``worker <name>``, ``beat``."""
+    command = proc_name(pid)
+    words = command.split()
+    if " beat" in command:
+        return "beat"
+    if " worker" in command:
+        for index, word in enumerate(words):
+            if word == "-n" and index + 1 < len(words):
+                return "worker " + words[index + 1].split("@")[0]
+        return "worker"
+    if "acoupi" in command and " run" in command:
+        return "run (supervisor)"
+    return command[:40]

@@ -1,189 +1,324 @@
-"""Throughput of the metadata store: our SqliteStore against upstream 0.3.2.
+"""Metadata store throughput: ours against upstream acoupi 0.3.2 and 0.8.0.
 
-The same workload runs in each implementation's own interpreter (ours from
-``.venv``, upstream acoupi 0.3.2 from a separate venv), on a fresh database
-in a throwaway folder; each run prints JSON that this script collects into a
-table of operations per second and the ratio ours / upstream (above 1 means
-ours is faster).
+Each implementation runs in its own interpreter (ours from ``.venv``,
+upstream from its own venv), so nothing of one leaks into the other. Sides
+are **interleaved round by round** (every round runs every side once, in a
+rotating order) and each round's ratio ours / upstream is kept; the table
+gives the median and the range of those per-round ratios (above 1 means
+ours is faster) and the load average before and after, since this machine
+is shared.
 
-Workload (sizes are options):
+Writes (``store_recording``, ``store_model_output``) start from an empty
+file each round. They are compared **at equal durability**: upstream 0.3.2
+(Pony) and 0.8.0 use SQLite's rollback journal with ``synchronous=FULL``
+(every commit synced), so "ours (FULL)" runs WAL with ``synchronous=FULL``.
+Our default, WAL with ``synchronous=NORMAL`` (a power cut may undo the last
+commits, never corrupts), is shown on its own rows, labelled "default".
 
-* writes: ``store_recording`` for N recordings, then ``store_model_output``
-  for one output per recording with D detections of T tags each (plus one
-  recording-level tag);
-* reads: ``get_recordings_by_path`` for random batches of B paths (what the
-  file-management task does), and ``get_predicted_tags`` and
-  ``get_detections`` for random 10-minute windows (what summarisers do).
+Reads are what the tasks, the status and the summaries call:
+``get_recordings_by_path`` (batches of paths, file management),
+``get_recordings`` (batches of ids), ``get_model_outputs``,
+``get_detections`` and ``get_predicted_tags`` for 10-minute windows
+(summaries). They run on files of 1,000 to 1,000,000 detections (``--scales``),
+each built once per implementation with that implementation's own store
+(so the schema is exactly upstream's) and filled by fast bulk inserts in its
+own stored formats, then cached in ``--cache`` (default
+``/tmp/acoupi-store-bench``). Every side answers the same random queries;
+the number of rows returned is compared, and a mismatch is printed.
 
-Objects are built before the clock starts; only store calls are timed.
-Row counts returned by the queries are compared between implementations.
+Sides, rounds and upstream venvs come from ``bench/harness.py``: ``--up03
+VENV`` / ``--up08 VENV`` (or ``ACOUPI_BENCH_UP03`` / ``ACOUPI_BENCH_UP08``)
+reuse a venv holding that acoupi, otherwise a throwaway venv is created
+under the temporary directory with ``pip install acoupi==0.3.2`` /
+``acoupi==0.8.0`` (PyAudio needs ``portaudio19-dev``); ``--only ours,up08``
+skips a side.
 
 Usage::
 
-    .venv/bin/python bench/store_throughput.py [--recordings 1000]
-        [--detections 10] [--tags 3] [--batch 20] [--queries 200]
-        [--upstream-python /tmp/upstream-venv/bin/python] [--no-upstream]
-        [--ours-synchronous FULL] [--json bench/results/store.json]
-
-Upstream (Pony, rollback journal) syncs every commit; ours defaults to WAL
-with ``synchronous=NORMAL``. ``--ours-synchronous FULL`` compares writes at
-equal durability.
+    .venv/bin/python bench/store_throughput.py --up03 V03 --up08 V08   # all
+    .venv/bin/python bench/store_throughput.py --rounds 3 --scales 1000 10000
+    .venv/bin/python bench/store_throughput.py --part reads --scales 1000000
+    .venv/bin/python bench/store_throughput.py --json bench/results/store.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Callable, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (  # noqa: E402
+    Side,
+    add_arguments,
+    format_load,
+    format_table,
+    interleave,
+    median,
+    ratio_summary,
+    sides_from_args,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ROOT / ".venv" / "bin" / "python"
-UPSTREAM = Path("/tmp/upstream-venv/bin/python")
-TIMEOUT = 600.0
+TIMEOUT = 3600.0
 
-WORKLOAD = r"""
-import datetime, gc, json, random, sys, time, warnings
+# Code shared by every workload script: the synthetic deployment. Recordings
+# every 10 s, one model output 1 s later, D detections of T tags each.
+COMMON = r"""
+import datetime, json, random, sys, time, warnings
 from pathlib import Path
-
-warnings.simplefilter("ignore")  # Pony warns on get-or-create
+from uuid import UUID
+warnings.simplefilter("ignore")
 from acoupi import data
 from acoupi.components.stores.sqlite import SqliteStore
 
-folder = Path(sys.argv[1])
-n, n_det, n_tags, batch, n_queries = map(int, sys.argv[2:7])
-rng = random.Random(42)
-base = datetime.datetime(2024, 1, 1)  # naive: the common ground of 0.3 and ours
+UTC = datetime.timezone.utc
+BASE = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+IS_03 = not hasattr(data, "ModelOutputInfo")  # 0.3's data has no such class
+IS_08 = hasattr(data, "PredictionType")
 
-deployment = data.Deployment(name="bench", started_on=base)
+
+def when(seconds):
+    value = BASE + datetime.timedelta(seconds=seconds)
+    return value.replace(tzinfo=None) if IS_03 else value
+
+
+def make_detection(rng, index, n_tags):
+    box = (0.1 * index, 20000.0, 0.1 * index + 0.05, 60000.0)
+    kwargs = dict(
+        location=data.BoundingBox(coordinates=box),
+        detection_score=rng.random(),
+        tags=[
+            data.PredictedTag(
+                tag=data.Tag(key="species", value=f"sp{rng.randrange(20)}"),
+                confidence_score=rng.random(),
+            )
+            for _ in range(n_tags)
+        ],
+    )
+    if IS_08:
+        kwargs["prediction_type"] = data.PredictionType.EVENT
+    return data.Detection(**kwargs)
+"""
+
+WRITES = (
+    COMMON
+    + r"""
+folder, synchronous = Path(sys.argv[1]), sys.argv[5]
+n, n_det, n_tags = map(int, sys.argv[2:5])
+rng = random.Random(42)
+deployment = data.Deployment(name="bench", started_on=when(-60))
 recordings = [
     data.Recording(
-        created_on=base + datetime.timedelta(seconds=10 * i),
-        duration=3.0, samplerate=192000, deployment=deployment,
-        path=Path(f"/bench/{i:06d}.wav"),
+        created_on=when(10 * i), duration=3.0, samplerate=192000,
+        deployment=deployment, path=Path(f"/bench/{i:07d}.wav"),
     )
     for i in range(n)
 ]
 outputs = [
     data.ModelOutput(
-        name_model="bench", recording=recording,
-        created_on=recording.created_on + datetime.timedelta(seconds=1),
-        tags=[data.PredictedTag(tag=data.Tag(key="noise", value="low"),
-                                confidence_score=0.9)],
-        detections=[
-            data.Detection(
-                location=data.BoundingBox.from_coordinates(
-                    0.1 * d, 20000.0, 0.1 * d + 0.05, 60000.0),
-                detection_score=rng.random(),
-                tags=[data.PredictedTag(
-                    tag=data.Tag(key="species", value=f"sp{rng.randrange(20)}"),
-                    confidence_score=rng.random()) for _ in range(n_tags)],
-            )
-            for d in range(n_det)
-        ],
+        name_model="bench", recording=r,
+        created_on=r.created_on + datetime.timedelta(seconds=1),
+        detections=[make_detection(rng, d, n_tags) for d in range(n_det)],
     )
-    for recording in recordings
+    for r in recordings
 ]
-path_batches = [
-    [r.path for r in rng.sample(recordings, batch)] for _ in range(n_queries)
-]
-span = 10 * n
-windows = []
-for _ in range(n_queries):
-    start = base + datetime.timedelta(seconds=rng.randrange(max(span - 600, 1)))
-    windows.append((start, start + datetime.timedelta(minutes=10)))
-
-# The workload's own objects are long-lived: keep the cyclic GC from walking
-# them during every timed call, so timings reflect the store, not N.
-gc.collect()
-gc.freeze()
-
-synchronous = sys.argv[7]
-if synchronous != "default":  # ours only: NORMAL or FULL
-    store = SqliteStore(folder / "metadata.db", synchronous=synchronous)
-else:
-    store = SqliteStore(folder / "metadata.db")
+kwargs = {} if synchronous == "default" else {"synchronous": synchronous}
+store = SqliteStore(folder / "metadata.db", **kwargs)
 store.store_deployment(deployment)
 results = {}
-
-def timed(name, calls, unit_count):
+steps = (
+    ("store_recording", store.store_recording, recordings),
+    ("store_model_output", store.store_model_output, outputs),
+)
+for name, method, items in steps:
     started = time.perf_counter()
-    returned = 0
-    for call in calls:
-        value = call()
-        returned += len(value) if isinstance(value, list) else 0
+    for item in items:
+        method(item)
     elapsed = time.perf_counter() - started
-    results[name] = {"seconds": elapsed, "ops": unit_count, "rows": returned}
-
-timed("store_recording", [lambda r=r: store.store_recording(r) for r in recordings], n)
-timed("store_model_output",
-      [lambda o=o: store.store_model_output(o) for o in outputs], n)
-timed("get_recordings_by_path",
-      [lambda b=b: store.get_recordings_by_path(b) for b in path_batches], n_queries)
-timed("get_predicted_tags",
-      [lambda w=w: store.get_predicted_tags(after=w[0], before=w[1])
-       for w in windows], n_queries)
-timed("get_detections",
-      [lambda w=w: store.get_detections(after=w[0], before=w[1])
-       for w in windows], n_queries)
-
-# Round-trip check on one recording: what comes back equals what went in.
-[(got, got_outputs)] = store.get_recordings_by_path([recordings[0].path])
-results["round_trip_equal"] = got_outputs == [outputs[0]]
-if hasattr(getattr(store, "database", None), "_open"):
-    # Ours only: what opening a connection per operation would add to each
-    # call, against the thread-local connection the store reuses.
-    started = time.perf_counter()
-    for _ in range(200):
-        store.database._open().close()
-    results["connection_open_ms"] = (time.perf_counter() - started) / 200 * 1000
-# Fold the WAL back into the file so that sizes compare like for like.
-import sqlite3
-with sqlite3.connect(folder / "metadata.db") as checkpoint:
-    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-results["file_bytes"] = sum(
-    p.stat().st_size for p in folder.iterdir() if p.name.startswith("metadata.db"))
+    results[name] = {"ops": len(items), "seconds": elapsed, "rows": []}
 print(json.dumps(results))
 """
+)
 
-ROWS = [
-    ("store_recording", "recordings/s"),
-    ("store_model_output", "outputs/s"),
-    ("get_recordings_by_path", "queries/s"),
-    ("get_predicted_tags", "queries/s"),
-    ("get_detections", "queries/s"),
+# Builds the file with the implementation's own store (its exact schema),
+# then bulk-inserts rows in its stored formats, filling columns by name.
+BUILD = (
+    COMMON
+    + r"""
+import sqlite3
+path = Path(sys.argv[1])
+n, n_det, n_tags = map(int, sys.argv[2:5])
+rng = random.Random(7)
+store = SqliteStore(path)
+if hasattr(store, "close"):
+    store.close()
+del store
+con = sqlite3.connect(path)
+TABLES = ("deployment", "recording", "model_output", "detection", "predicted_tag")
+cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+ours = con.execute("PRAGMA application_id").fetchone()[0] != 0
+
+
+def stamp(seconds):
+    value = BASE + datetime.timedelta(seconds=seconds)
+    if ours:
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if IS_03:
+        naive = value.replace(tzinfo=None)
+        return naive.isoformat(sep=" ", timespec="microseconds")
+    return value.isoformat()
+
+
+def insert(table, rows):
+    names = cols[table]
+    marks = ", ".join("?" * len(names))
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
+    con.executemany(sql, ([row.get(c) for c in names] for row in rows))
+
+
+def uid(kind, number):
+    return UUID(int=(kind << 100) + number).bytes
+
+
+insert("deployment", [dict(id=uid(1, 0), name="bench", started_on=stamp(-60))])
+tag_id = 0
+chunk = 5000
+for start in range(0, n, chunk):
+    recs, outs, dets, tags = [], [], [], []
+    for i in range(start, min(n, start + chunk)):
+        recs.append(dict(
+            id=uid(2, i), path=f"/bench/{i:07d}.wav", datetime=stamp(10 * i),
+            duration_s=3.0, samplerate_hz=192000, audio_channels=1,
+            deployment_id=uid(1, 0),
+        ))
+        outs.append(dict(
+            id=uid(3, i), model_name="bench", recording_id=uid(2, i),
+            created_on=stamp(10 * i + 1),
+        ))
+        for d in range(n_det):
+            det = uid(4, i * n_det + d)
+            box = (0.1 * d, 20000.0, 0.1 * d + 0.05, 60000.0)
+            location = json.dumps({"type": "BoundingBox", "coordinates": box})
+            dets.append(dict(
+                id=det, detection_score=rng.random(), model_output_id=uid(3, i),
+                location=location, prediction_type="event",
+                start_time_s=box[0], low_freq_hz=box[1],
+                end_time_s=box[2], high_freq_hz=box[3],
+            ))
+            for _ in range(n_tags):
+                tag_id += 1
+                tags.append(dict(
+                    id=tag_id, key="species", value=f"sp{rng.randrange(20)}",
+                    confidence_score=rng.random(), detection_id=det,
+                ))
+    insert("recording", recs)
+    insert("model_output", outs)
+    insert("detection", dets)
+    insert("predicted_tag", tags)
+    con.commit()
+con.close()
+print(json.dumps({"built": str(path)}))
+"""
+)
+
+# Times each read on the cached file; every side gets the same queries.
+READS = (
+    COMMON
+    + r"""
+path, budget, seed = Path(sys.argv[1]), float(sys.argv[5]), int(sys.argv[6])
+n, n_det, queries = map(int, sys.argv[2:5])
+rng = random.Random(seed)
+store = SqliteStore(path)
+
+
+def uid(kind, number):
+    return UUID(int=(kind << 100) + number)
+
+
+def window():
+    start = rng.randrange(max(10 * n - 600, 1))
+    return when(start), when(start + 600)
+
+
+def paths():
+    return [Path(f"/bench/{rng.randrange(n):07d}.wav") for _ in range(20)]
+
+
+def ids():
+    return [uid(2, rng.randrange(n)) for _ in range(20)]
+
+
+def by_window(method):
+    return [
+        (lambda w: lambda: method(after=w[0], before=w[1]))(window())
+        for _ in range(queries)
+    ]
+
+
+plans = {
+    "get_recordings_by_path": [
+        (lambda b: lambda: store.get_recordings_by_path(b))(paths())
+        for _ in range(queries)
+    ],
+    "get_recordings": [
+        (lambda b: lambda: store.get_recordings(b))(ids()) for _ in range(queries)
+    ],
+    "get_model_outputs": by_window(store.get_model_outputs),
+    "get_detections": by_window(store.get_detections),
+    "get_predicted_tags": by_window(store.get_predicted_tags),
+}
+store.get_current_deployment()  # opens the file (and warms the page cache)
+results = {}
+for name, calls in plans.items():
+    calls[0]()
+    rows = []
+    started = time.perf_counter()
+    for call in calls:
+        rows.append(len(call()))
+        if time.perf_counter() - started > budget:
+            break
+    elapsed = time.perf_counter() - started
+    results[name] = {"ops": len(rows), "seconds": elapsed, "rows": rows}
+print(json.dumps(results))
+"""
+)
+
+
+WRITE_OPS = ["store_recording", "store_model_output"]
+READ_OPS = [
+    "get_recordings_by_path",
+    "get_recordings",
+    "get_model_outputs",
+    "get_detections",
+    "get_predicted_tags",
 ]
+Result = Dict[str, dict]
 
 
-def run(python: Path, args: argparse.Namespace, synchronous: str = "default") -> dict:
-    """Run the workload with ``python`` in a throwaway folder; return its JSON."""
+def run_script(python: Path, script: str, *args: str) -> Result:
+    """Run a workload script with ``python`` in a throwaway home."""
     with tempfile.TemporaryDirectory(prefix="acoupi-bench-") as folder:
-        script = Path(folder) / "workload.py"
-        script.write_text(WORKLOAD)
+        source = Path(folder) / "workload.py"
+        source.write_text(script)
         env = {**os.environ, "HOME": folder, "ACOUPI_HOME": f"{folder}/.acoupi"}
-        completed = subprocess.run(
-            [
-                str(python),
-                str(script),
-                folder,
-                str(args.recordings),
-                str(args.detections),
-                str(args.tags),
-                str(args.batch),
-                str(args.queries),
-                synchronous,
-            ],
+        done = subprocess.run(
+            [str(python), str(source), *args],
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
             env=env,
             cwd=folder,
         )
-    if completed.returncode != 0:
-        raise SystemExit(f"{python} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    if done.returncode != 0:
+        raise SystemExit(f"{python} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def rate(result: dict) -> float:
@@ -191,72 +326,161 @@ def rate(result: dict) -> float:
     return result["ops"] / result["seconds"]
 
 
+def table(ops: List[str], results: Dict[str, List[Result]], pairs: List[tuple]) -> str:
+    """Markdown rows: rates (median of rounds) and per-round ratio summaries.
+
+    Ratios are ours / upstream in the same round: above 1, ours is faster.
+    """
+    headers = ["operation", *[f"{side} /s" for side in results], *[p[0] for p in pairs]]
+    rows = []
+    notes = []
+    for op in ops:
+        rates = {side: [rate(r[op]) for r in runs] for side, runs in results.items()}
+        row: List[object] = [op]
+        row += [f"{median(values):.1f}" for values in rates.values()]
+        for _, mine, theirs in pairs:
+            row.append(str(ratio_summary(rates[mine], rates[theirs])))
+        rows.append(row)
+        # Same queries on every side: the rows they returned must agree.
+        counts = {side: runs[0][op]["rows"] for side, runs in results.items()}
+        shortest = min(len(c) for c in counts.values())
+        if len({tuple(c[:shortest]) for c in counts.values()}) > 1:
+            notes.append(f"{op}: sides returned different rows")
+    text = format_table(headers, rows)
+    return text + "".join(f"\n(!) {note}" for note in notes)
+
+
+def side_key(side: Side) -> str:
+    """Cache key of a side's files: upstream's version, or our schema's hash."""
+    if side.name != "ours":
+        return side.version
+    schema = ROOT / "src/acoupi/components/stores/sqlite/schema.py"
+    return "ours-" + hashlib.sha1(schema.read_bytes()).hexdigest()[:8]
+
+
+def bench_writes(args: argparse.Namespace, sides: List[Side]) -> str:
+    size = [str(args.recordings), str(args.detections), str(args.tags)]
+
+    def runner(side: Side, synchronous: str) -> Callable[[], Result]:
+        def run() -> Result:
+            with tempfile.TemporaryDirectory(prefix="acoupi-bench-db-") as folder:
+                return run_script(side.python, WRITES, folder, *size, synchronous)
+
+        return run
+
+    runners: Dict[str, Callable[[], Result]] = {}
+    for side in sides:
+        if side.name == "ours":
+            runners["ours (default)"] = runner(side, "default")
+            runners["ours (FULL)"] = runner(side, "FULL")
+        else:
+            runners[side.name] = runner(side, "default")
+    results = interleave(runners, args.rounds, warmup=0, progress=False)  # type: ignore[arg-type]
+    pairs = []
+    for side in sides:
+        if side.name != "ours":
+            pairs.append((f"FULL / {side.name}", "ours (FULL)", side.name))
+            pairs.append((f"default / {side.name}", "ours (default)", side.name))
+    return (
+        f"Writes: {args.recordings} recordings, then one output each with "
+        f"{args.detections} detections x {args.tags} tags, fresh file each round; "
+        f"{args.rounds} rounds. Upstream: rollback journal, synchronous=FULL. "
+        "ours (FULL): WAL, synchronous=FULL (equal durability). ours (default): "
+        "WAL, synchronous=NORMAL (our default; a power cut may undo the last "
+        "commits).\n\n" + table(WRITE_OPS, results, pairs)  # type: ignore[arg-type]
+    )
+
+
+def bench_reads(args: argparse.Namespace, sides: List[Side], scale: int) -> str:
+    recordings = max(scale // args.detections, 1)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for side in sides:
+        name = f"{side_key(side)}-{recordings}x{args.detections}x{args.tags}.db"
+        path = args.cache / name
+        if not path.exists():
+            print(f"building {path} ...", file=sys.stderr)
+            partial = path.with_name(path.name + ".building")
+            for leftover in path.parent.glob(partial.name + "*"):
+                leftover.unlink()
+            run_script(
+                side.python,
+                BUILD,
+                str(partial),
+                str(recordings),
+                str(args.detections),
+                str(args.tags),
+            )
+            partial.rename(path)
+        files[side.name] = path
+
+    def runner(side: Side) -> Callable[[], Result]:
+        seeds = iter(range(1000, 100000))
+
+        def run() -> Result:
+            return run_script(
+                side.python,
+                READS,
+                str(files[side.name]),
+                str(recordings),
+                str(args.detections),
+                str(args.queries),
+                str(args.budget),
+                str(next(seeds)),
+            )
+
+        return run
+
+    runners = {side.name: runner(side) for side in sides}
+    results = interleave(runners, args.rounds, warmup=0, progress=False)  # type: ignore[arg-type]
+    pairs = [(f"ours / {s.name}", "ours", s.name) for s in sides if s.name != "ours"]
+    return (
+        f"Reads on {scale:,} detections ({recordings:,} recordings, {args.tags} "
+        f"tags each), up to {args.queries} queries or {args.budget:g} s per "
+        f"operation and round; {args.rounds} rounds.\n\n"
+        + table(READ_OPS, results, pairs)  # type: ignore[arg-type]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recordings", type=int, default=1000)
-    parser.add_argument("--detections", type=int, default=10)
-    parser.add_argument("--tags", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--upstream-python", type=Path, default=UPSTREAM)
-    parser.add_argument("--no-upstream", action="store_true")
+    add_arguments(parser, rounds=5)
+    parser.add_argument("--part", choices=["writes", "reads"], help="only this part")
+    parser.add_argument("--recordings", type=int, default=300, help="writes/round")
+    parser.add_argument("--detections", type=int, default=10, help="per output")
+    parser.add_argument("--tags", type=int, default=3, help="per detection")
     parser.add_argument(
-        "--ours-synchronous",
-        choices=["default", "NORMAL", "FULL"],
-        default="default",
-        help="commit durability of our store (upstream always syncs each commit)",
+        "--scales",
+        type=int,
+        nargs="+",
+        default=[1_000, 10_000, 100_000, 1_000_000],
+        help="detections in the files the reads run on",
     )
-    parser.add_argument("--json", type=Path, help="also write results here")
+    parser.add_argument("--queries", type=int, default=50, help="per read/round")
+    parser.add_argument(
+        "--budget", type=float, default=3.0, help="max seconds per read and round"
+    )
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/acoupi-store-bench"))
+    parser.add_argument("--json", type=Path, help="also write the tables here")
     args = parser.parse_args()
+    sides = sides_from_args(args)
 
-    results = {"ours": run(OURS, args, args.ours_synchronous)}
-    if not args.no_upstream:
-        if not args.upstream_python.exists():
-            raise SystemExit(
-                f"{args.upstream_python} not found; install upstream with "
-                "`python3 -m venv /tmp/upstream-venv && "
-                "/tmp/upstream-venv/bin/pip install acoupi==0.3.2` "
-                "(needs portaudio19-dev), or pass --no-upstream"
-            )
-        results["upstream"] = run(args.upstream_python, args)
-
-    print(
-        f"ours: synchronous={args.ours_synchronous}; "
-        f"{args.recordings} recordings, {args.detections} detections x "
-        f"{args.tags} tags per output, batches of {args.batch} paths, "
-        f"{args.queries} queries, 10-minute windows\n"
-    )
-    header = f"{'operation':<24}{'unit':<14}{'ours':>10}{'upstream':>10}{'ratio':>8}"
-    print(header)
-    print("-" * len(header))
-    for name, unit in ROWS:
-        ours = rate(results["ours"][name])
-        line = f"{name:<24}{unit:<14}{ours:>10.1f}"
-        if "upstream" in results:
-            upstream = rate(results["upstream"][name])
-            line += f"{upstream:>10.1f}{ours / upstream:>7.1f}x"
-            if results["ours"][name]["rows"] != results["upstream"][name]["rows"]:
-                line += "  (rows differ: "
-                line += f"{results['ours'][name]['rows']} vs "
-                line += f"{results['upstream'][name]['rows']})"
-        print(line)
-    print()
-    for implementation, result in results.items():
-        print(
-            f"{implementation}: round trip equal = {result['round_trip_equal']}, "
-            f"file size = {result['file_bytes'] / 1e6:.1f} MB"
-        )
-    if "connection_open_ms" in results["ours"]:
-        per_call = results["ours"]["store_recording"]
-        print(
-            f"ours: opening a connection (with pragmas) costs "
-            f"{results['ours']['connection_open_ms']:.3f} ms; a whole "
-            f"store_recording call on the reused connection "
-            f"{per_call['seconds'] / per_call['ops'] * 1000:.3f} ms"
-        )
+    print(", ".join(f"{side.name}: {side.python}" for side in sides))
+    print(f"before: {format_load()}\n")
+    sections = []
+    if args.part != "reads":
+        sections.append(bench_writes(args, sides))
+        print(sections[-1] + "\n", flush=True)
+    if args.part != "writes":
+        for scale in args.scales:
+            sections.append(bench_reads(args, sides, scale))
+            print(sections[-1] + "\n", flush=True)
+    print(f"after: {format_load()}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": vars(args), **results}, default=str))
+        args.json.write_text(
+            json.dumps({"args": vars(args), "tables": sections}, default=str, indent=1)
+        )
 
 
 if __name__ == "__main__":

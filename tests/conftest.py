@@ -7,9 +7,12 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from fault_support import FaultTable
 
 from acoupi.system.constants import Settings
 
@@ -136,3 +139,28 @@ def run_acoupi(cli_env: dict[str, str]) -> RunAcoupi:
 def acoupi_bin() -> Path:
     """The installed ``acoupi`` console script."""
     return ACOUPI_BIN
+
+
+# --- fault suite table (workstream "faults"; see tests/fault_support.py) ---
+
+
+@pytest.fixture
+def fault_table() -> "FaultTable":
+    """The fault suite's result table: each fault test adds what it measured."""
+    from fault_support import FAULT_TABLE
+
+    return FAULT_TABLE
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the fault suite's table when fault tests ran in this session."""
+    from fault_support import FAULT_TABLE
+
+    if not FAULT_TABLE.rows:
+        return
+    terminalreporter.section("fault suite")
+    for line in FAULT_TABLE.lines():
+        terminalreporter.write_line(line)
+    target = os.environ.get("ACOUPI_FAULT_TABLE")
+    if target:
+        FAULT_TABLE.write_json(Path(target))

@@ -1,13 +1,21 @@
-"""Misbehaving local servers for the fault tests (loopback only).
+"""Misbehaving local servers and the result table of the fault suite.
 
 :class:`FaultyReceiver` is a raw-socket HTTP receiver that can answer,
 fail, hang, or trickle its answer one byte at a time, so that tests can
 check that no request outlives its deadline.
+
+:data:`FAULT_TABLE` collects one row per scenario, filled by each fault test
+with what it measured (recordings lost, messages lost or duplicated,
+database integrity, where the fault showed); the ``fault_table`` fixture
+hands it to tests and the session prints it at the end (``tests/conftest.py``).
 """
 
+import json
 import socket
 import threading
 import time
+from dataclasses import asdict, astuple, dataclass, field
+from pathlib import Path
 from typing import List, Literal
 
 Mode = Literal["ok", "fail", "hang", "trickle", "trickle_headers"]
@@ -115,3 +123,88 @@ class FaultyReceiver:
 def elapsed(start: float) -> float:
     """Seconds since ``start`` (a ``time.monotonic()`` value)."""
     return time.monotonic() - start
+
+
+@dataclass
+class FaultRow:
+    """One scenario of the fault suite, as measured by its test."""
+
+    scenario: str
+    faults: str
+    recordings_lost: str
+    messages_lost: str
+    databases_intact: str
+    visible: str
+
+
+@dataclass
+class FaultTable:
+    """Rows the fault tests measured in this session, printed at the end."""
+
+    rows: List[FaultRow] = field(default_factory=list)
+
+    def add(
+        self,
+        scenario: str,
+        faults: str,
+        *,
+        recordings_lost: object = "n/a",
+        messages_lost: object = "n/a",
+        databases_intact: object = "n/a",
+        visible: str,
+    ) -> None:
+        """Record a measured row (values are what the test observed)."""
+
+        def text(value: object) -> str:
+            if isinstance(value, bool):
+                return "yes" if value else "NO"
+            return str(value)
+
+        self.rows.append(
+            FaultRow(
+                scenario,
+                faults,
+                text(recordings_lost),
+                text(messages_lost),
+                text(databases_intact),
+                visible,
+            )
+        )
+
+    def lines(self) -> List[str]:
+        """The table as text lines."""
+        header = FaultRow(
+            "scenario",
+            "faults injected",
+            "recordings lost",
+            "messages lost/dup",
+            "databases intact",
+            "visible to the user",
+        )
+        rows = [header, *self.rows]
+        columns = list(zip(*(astuple(row) for row in rows), strict=True))
+        widths = [max(len(cell) for cell in column) for column in columns]
+
+        def line(row: FaultRow) -> str:
+            cells = astuple(row)
+            return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+
+        rule = "-+-".join("-" * w for w in widths)
+        return [line(header), rule, *(line(row) for row in self.rows)]
+
+    def write_json(self, path: Path) -> None:
+        """Write the rows as JSON (for the long run's report)."""
+        path.write_text(json.dumps([asdict(row) for row in self.rows], indent=2))
+
+
+FAULT_TABLE = FaultTable()
+"""This session's rows (one pytest process)."""
+
+
+def integrity_ok(database: Path) -> bool:
+    """Whether SQLite's ``integrity_check`` passes for ``database``."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

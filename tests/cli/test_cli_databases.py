@@ -69,6 +69,8 @@ def test_corrupt_outbox_is_reported_but_recording_goes_on(invoke, isolated_home:
         assert "acoupi db reset" in output(result)
         assert BUG not in output(result)
     assert "Recording goes on" in output(check)
+    status_view = invoke("deployment", "status", "--json")
+    assert str(outbox) in output(status_view), output(status_view)
     assert "metadata" in status.output and ": ok" in status.output
 
 

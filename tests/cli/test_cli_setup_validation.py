@@ -15,6 +15,11 @@ from acoupi.system.constants import Settings
 Invoke = Callable[..., Any]
 
 SIMULATED = ["--microphone.device_name", "simulated"]
+BAT_ONLY = [
+    "--detector.bands.0.label", "bat",
+    "--detector.bands.0.low_freq", "20000",
+    "--detector.bands.0.high_freq", "120000",
+]  # fmt: skip
 
 
 def _not_set_up(settings: Settings) -> bool:
@@ -27,6 +32,7 @@ def test_misspelt_program_option_is_refused_with_a_suggestion(
     result = invoke("setup", "--progam", "acoupi.programs.triggered", "--no-prompt")
 
     clean_failure(result.output, result.exit_code, "--progam", "did you mean --program")
+    assert result.exit_code == 2  # a usage error, as click's own
     assert _not_set_up(settings)
 
 
@@ -209,7 +215,7 @@ def test_duration_longer_than_interval_is_asked_again(
         (["--microphone.audio_channels", "0"], "0 audio channels"),
         (["--timezone", "Europe/Lodnon"], "Did you mean Europe/London?"),
         (
-            ["--microphone.samplerate", "16000"],
+            ["--microphone.samplerate", "16000", *BAT_ONLY],
             "band 'bat' (20,000-120,000 Hz) is entirely above 8,000 Hz",
         ),
     ],
@@ -241,3 +247,70 @@ def test_band_above_the_sample_rate_is_a_warning(
         in result.output
     )
     assert "microphone.samplerate to 240000 or more" in result.output
+
+
+def test_one_deaf_band_among_others_is_a_warning(
+    invoke: Invoke, settings: Settings
+) -> None:
+    # The default bird band still works at 16 kHz (partly); bat cannot.
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt", *SIMULATED,
+        "--microphone.samplerate", "16000",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "Warning: The detector band 'bat'" in result.output
+    assert "can never detect anything" in result.output
+
+
+def test_a_deaf_detector_asks_for_the_microphone_again(
+    invoke: Invoke, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acoupi.devices import audio
+
+    # No microphone connected: the microphone question offers the simulated one.
+    monkeypatch.setattr(audio, "get_input_devices", lambda host: [])
+    result = invoke(
+        "setup", "--program", "triggered", "--prompt", *SIMULATED,
+        "--microphone.samplerate", "16000", *BAT_ONLY,
+        # Enter keeps each value (17 questions); then "y" to the simulated one.
+        input="\n" * 17 + "y\n" + "\n" * 40,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "These values do not work together" in result.output
+    assert "No microphone is connected. Use the simulated microphone" in result.output
+    saved = json.loads(settings.program_config_file.read_text())
+    assert saved["microphone"]["samplerate"] == 192_000
+
+
+def test_programs_declared_by_entry_points_are_listed_and_set_up(
+    invoke: Invoke, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "ep-site"
+    (site / "bird_tools").mkdir(parents=True)
+    (site / "bird_tools" / "__init__.py").write_text("")
+    (site / "bird_tools" / "dawn.py").write_text(
+        '"""Record the dawn chorus."""\n\n'
+        "from acoupi.programs.test import TestProgram\n\n\n"
+        "class DawnProgram(TestProgram):\n"
+        '    """Dawn."""\n'
+    )
+    dist = site / "bird_tools-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: bird-tools\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[acoupi.programs]\ndawn = bird_tools.dawn\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+
+    listing = invoke("programs")
+    assert listing.exit_code == 0, listing.output
+    line = next(line for line in listing.output.splitlines() if line.startswith("dawn"))
+    assert "Record the dawn chorus. [bird_tools.dawn, from bird-tools]" in line
+
+    result = invoke("setup", "--program", "dawn", "--no-prompt")
+    assert result.exit_code == 0, result.output
+    assert settings.program_name_file.read_text().strip() == "bird_tools.dawn"

@@ -149,8 +149,14 @@ def test_schema_and_stored_formats(store: SqliteMessageStore, db_path: Path):
     def columns(table: str) -> List[str]:
         return [row[1] for row in raw(db_path, f"PRAGMA table_info({table})")]
 
-    # message_type (acoupi 0.8) comes after 0.3's columns.
-    assert columns("message") == ["id", "content", "created_on", "message_type"]
+    # message_type (acoupi 0.8) and the sent flag come after 0.3's columns.
+    assert columns("message") == [
+        "id",
+        "content",
+        "created_on",
+        "message_type",
+        "sent",
+    ]
     assert columns("response") == [
         "id",
         "content",
@@ -159,7 +165,7 @@ def test_schema_and_stored_formats(store: SqliteMessageStore, db_path: Path):
         "received_on",
     ]
     assert raw(db_path, "SELECT * FROM message") == [
-        (sent.id.bytes, "{}", "2024-05-01 12:00:00.500000+00:00", None)
+        (sent.id.bytes, "{}", "2024-05-01 12:00:00.500000+00:00", None, 0)
     ]
     [(_, content, message_id, status, _)] = raw(db_path, "SELECT * FROM response")
     assert (content, message_id, status) == ("bad request", sent.id.bytes, 2)

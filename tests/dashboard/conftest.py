@@ -11,9 +11,20 @@ from acoupi.system.constants import Settings
 from acoupi.system.dashboard_settings import DashboardConfig
 
 
+@pytest.fixture(scope="session")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Installation:
+    """Six recordings with known detections, stored for real; shared, read-only.
+
+    Tests that write to the store, or run ``acoupi`` in the isolated home,
+    use ``fresh_installation``.
+    """
+    home = tmp_path_factory.mktemp("dashboard") / ".acoupi"
+    return make_installation(Settings(home=home))
+
+
 @pytest.fixture
-def installation(settings: Settings) -> Installation:
-    """Six recordings with known detections, stored for real."""
+def fresh_installation(settings: Settings) -> Installation:
+    """The same installation, in this test's isolated home."""
     return make_installation(settings)
 
 

@@ -20,8 +20,9 @@ def invoke(settings: Settings, *args: str):  # type: ignore[no-untyped-def]
 
 
 def test_csv_export_parses_and_matches_the_store(
-    installation: Installation, run_acoupi: Callable[..., Any]
+    fresh_installation: Installation, run_acoupi: Callable[..., Any]
 ) -> None:
+    installation = fresh_installation
     result = run_acoupi("detections", "export", "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -161,8 +162,101 @@ def test_network_bind_needs_a_password(settings: Settings) -> None:
     assert config_path(settings).stat().st_mode & 0o777 == 0o600
     assert load_config(settings).password_hash
     enabled = invoke(
-        settings, "dashboard", "enable", "--host", "0.0.0.0", "--port", "8123"
-    )
+        settings, "dashboard", "enable", "--host", "0.0.0.0", "--port", "8123",
+        "--time-expansion", "20",
+    )  # fmt: skip
     assert enabled.exit_code == 0, enabled.output
     config = load_config(settings)
     assert (config.enabled, config.host, config.port) == (True, "0.0.0.0", 8123)
+    assert config.time_expansion == 20
+
+
+def test_run_dashboard_child_serves_then_stops(settings: Settings) -> None:
+    """`acoupi run --dashboard`'s child: serves while the block runs, then ends."""
+    import socket
+    import time
+    import urllib.request
+
+    from acoupi.dashboard.child import dashboard_process
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    save_config(settings, DashboardConfig(port=port))
+    with dashboard_process(settings) as process:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as page:
+                    assert page.status == 200
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    assert process.returncode is not None
+
+
+def test_run_dashboard_refuses_a_network_bind_without_password(
+    settings: Settings,
+) -> None:
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+    from acoupi.system.lifecycle import setup_program
+
+    setup_program(settings, "acoupi.programs.test", args=[], prompt=False)
+    save_config(settings, DashboardConfig(host="0.0.0.0"))
+    result = invoke(settings, "run", "--dashboard", "--duration", "1", "--no-live")
+    assert result.exit_code == 1
+    assert "no password is set" in result.output
+    assert not (settings.run_dir / "acoupi.pid").exists()  # nothing started
+
+
+def test_port_taken_is_explained(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke(settings, "dashboard", "--port", str(port))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
+
+
+def test_a_database_not_upgraded_yet_is_explained(
+    fresh_installation: Installation,
+) -> None:
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from acoupi.dashboard.app import create_app
+    from acoupi.system.dashboard_settings import DashboardConfig
+
+    with sqlite3.connect(fresh_installation.db) as writer:
+        writer.execute("PRAGMA user_version = 1")
+    writer.close()
+    result = invoke(fresh_installation.settings, "recordings")
+    assert result.exit_code == 1
+    assert "written by an older acoupi" in result.output
+    app = create_app(
+        fresh_installation.settings, DashboardConfig(), system_status=False
+    )
+    with TestClient(app) as client:
+        page = client.get("/detections")
+    assert page.status_code == 503
+    assert "Start acoupi once" in page.text
+
+
+def test_a_damaged_database_is_explained(settings: Settings) -> None:
+    from dashboard_support import make_installation
+
+    installation = make_installation(settings)
+    installation.db.write_bytes(b"this is not a database at all" * 200)
+    for suffix in ("-wal", "-shm"):
+        installation.db.with_name(installation.db.name + suffix).unlink(missing_ok=True)
+    result = invoke(settings, "detections", "list")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert str(installation.db) in result.output

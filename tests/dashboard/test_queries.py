@@ -99,22 +99,52 @@ def test_summary_counts_per_tag_per_day(
     assert all(row[0].endswith(":00Z") for row in hourly)
 
 
-def test_tag_counter_is_incremental_and_notices_deletions(
-    installation: Installation,
+def test_counters_are_incremental_and_notice_deletions(
+    fresh_installation: Installation,
 ) -> None:
+    installation = fresh_installation
     import sqlite3
 
-    counter = queries.TagCounter()
+    from acoupi.dashboard.counters import StoreCounters, hour_stamp
+
+    counters = StoreCounters()
     writer = sqlite3.connect(installation.db)
     reader = open_read_only(installation.db)
-    assert counter.counts(reader) == {
+    assert counters.detections(reader) == 7
+    assert counters.tags(reader) == {
         ("event", "bat"): 4,
         ("event", "bird"): 2,
         ("event", "frog"): 1,
     }
-    writer.execute("DELETE FROM predicted_tag WHERE value = 'frog'")
+    old = installation.recordings[4]  # 30 h ago, two bats
+    hour = old.created_on.replace(minute=0, second=0, microsecond=0)
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {("event", "bat"): 2}
+    # A backlog adds a detection to that old hour: counted, hour refreshed.
+    output_id = writer.execute(
+        "SELECT id FROM model_output WHERE recording_id = ?", (old.id.bytes,)
+    ).fetchone()[0]
+    writer.execute(
+        "INSERT INTO detection (id, location, detection_score, model_output_id)"
+        " VALUES (?, '', 0.5, ?)",
+        (b"x" * 16, output_id),
+    )
+    writer.execute(
+        "INSERT INTO predicted_tag (key, value, confidence_score, detection_id)"
+        " VALUES ('event', 'owl', 0.5, ?)",
+        (b"x" * 16,),
+    )
     writer.commit()
-    assert ("event", "frog") not in counter.counts(reader)
+    assert counters.detections(reader) == 8
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {
+        ("event", "bat"): 2,
+        ("event", "owl"): 1,
+    }
+    writer.execute("PRAGMA foreign_keys = ON")  # as the store runs it
+    writer.execute("DELETE FROM recording WHERE id = ?", (old.id.bytes,))
+    writer.commit()
+    assert counters.detections(reader) == 5
+    assert ("event", "owl") not in counters.tags(reader)
+    assert counters.hourly(reader, [hour])[hour_stamp(hour)] == {}
     writer.close()
 
 
@@ -148,3 +178,25 @@ def test_first_page_walks_the_time_index(connection) -> None:  # type: ignore[no
     text = " | ".join(row[3] for row in plan)
     assert "ix_recording_datetime" in text, text
     assert "SCAN d " not in text + " " and "SCAN detection" not in text, text
+
+
+@pytest.mark.parametrize("tags", [["bat"], ["event:frog", "bird"], ["frog"]])
+def test_both_ways_to_find_a_tag_agree(connection, tags) -> None:  # type: ignore[no-untyped-def]
+    """Tag-first (rare tags) and time-first (common ones) give the same pages."""
+    query = queries.DetectionQuery(tags=tags, min_score=0.3)
+    rare = {("event", "bat"): 1, ("event", "bird"): 1, ("event", "frog"): 1}
+    rare[("event", "other")] = 10**6  # the filtered tags look rare: tag first
+    common = {key: 10**6 for key in rare}  # they look common: time first
+    assert queries._tag_first(connection, query, 3, rare) is True
+    assert queries._tag_first(connection, query, 3, common) is False
+    for offset in (0, 2):
+        first = queries.list_detections(connection, query, 2, offset, counts=rare)
+        second = queries.list_detections(connection, query, 2, offset, counts=common)
+        assert [r.id for r in first.rows] == [r.id for r in second.rows]
+        assert first.has_more == second.has_more
+
+
+def test_unknown_tag_answers_without_scanning(connection) -> None:  # type: ignore[no-untyped-def]
+    query = queries.DetectionQuery(tags=["owl"])
+    assert queries._tag_first(connection, query, 25, None) is None
+    assert queries.list_detections(connection, query).rows == []

@@ -4,16 +4,20 @@ httpx's timeout applies per network read, so an answer arriving one byte at
 a time never tripped it; every request now has one overall deadline.
 """
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
 from acoupi import data
+from acoupi.components.message_stores import SqliteMessageStore
 from acoupi.components.messengers import HTTPMessenger
 from acoupi.system.exceptions import HealthCheckError
-from fault_support import FaultyReceiver, elapsed
+from acoupi.tasks.messaging import generate_send_messages_task
+from fault_support import FaultTable, FaultyReceiver, elapsed, integrity_ok
 
-TIMEOUT = 1.0
+TIMEOUT = 0.5
 """Deadline given to the messenger; each trickle below lasts far longer."""
 
 
@@ -50,3 +54,35 @@ def test_deadline_is_per_request_not_per_messenger() -> None:
         messenger.close()
     assert first.status == data.ResponseStatus.TIMEOUT
     assert second.status == data.ResponseStatus.SUCCESS
+
+
+def test_trickling_receiver_scenario(tmp_path: Path, fault_table: FaultTable) -> None:
+    """The outbox against a trickling receiver: bounded, then all delivered."""
+    store = SqliteMessageStore(tmp_path / "messages.db")
+    sent = [data.Message(content=json.dumps({"n": n})) for n in range(3)]
+    for message in sent:
+        store.store_message(message)
+    with FaultyReceiver("trickle", interval=0.1) as receiver:
+        messenger = HTTPMessenger(receiver.url, timeout=TIMEOUT)
+        task = generate_send_messages_task(store, [messenger], backoff_base=0)
+        start = time.monotonic()
+        task()
+        outage_run = elapsed(start)
+        receiver.mode = "ok"
+        task()
+        messenger.close()
+        bodies = [json.loads(body) for body in receiver.received]
+    delivered = {body["n"] for body in bodies}
+    unsent = store.get_unsent_messages()
+    # Every timed-out request had reached the receiver: it gets it again,
+    # with the same Idempotency-Key, to drop.
+    repeats = len(bodies) - len(delivered)
+    assert unsent == [] and delivered == {0, 1, 2}
+    assert outage_run < 3 * (TIMEOUT + 1)
+    fault_table.add(
+        "HTTP receiver trickles",
+        "answer at 1 byte/0.1 s, then recovers",
+        messages_lost=f"{3 - len(delivered)} / {repeats} resent (same key)",
+        databases_intact=integrity_ok(tmp_path / "messages.db"),
+        visible=f"TIMEOUT stored per message; outage run {outage_run:.1f} s",
+    )

@@ -14,6 +14,7 @@ import numpy as np
 
 from acoupi.audio.wav import write_wav
 from acoupi.system.permissions import restrict_umask
+from fault_support import FaultTable
 
 ACOUPI_BIN = Path(sys.executable).parent / "acoupi"
 
@@ -26,7 +27,7 @@ def _modes(root: Path) -> dict[str, int]:
 
 
 def test_setup_under_umask_000_creates_private_state(
-    cli_env: dict[str, str], isolated_home: Path
+    cli_env: dict[str, str], isolated_home: Path, fault_table: FaultTable
 ) -> None:
     result = subprocess.run(
         [str(ACOUPI_BIN), "setup", "--program", "acoupi.programs.test", "--no-prompt"],
@@ -46,6 +47,11 @@ def test_setup_under_umask_000_creates_private_state(
         if name not in scripts and mode & 0o077
     }
     assert loose == {}, f"readable or writable by others: {loose}"
+    fault_table.add(
+        "umask 000",
+        "acoupi setup run under umask 000",
+        visible=f"{len(modes)} paths, none open to others (scripts 0755)",
+    )
 
 
 def test_recordings_are_private(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from acoupi import data
 from acoupi.components.messengers import HTTPMessenger
 from acoupi.system.exceptions import HealthCheckError
 from acoupi.system.redact import redact_text, redact_url
-from fault_support import FaultyReceiver
+from fault_support import FaultTable, FaultyReceiver
 from messaging_support import free_port
 
 SECRET = "s3cr3t-t0ken"
@@ -30,7 +30,7 @@ def test_redact_url_masks_user_info_and_every_query_value() -> None:
 
 @pytest.mark.parametrize("mode", ["fail", "hang", "refused"])
 def test_query_token_stays_out_of_logs_responses_and_checks(
-    mode: str, caplog: pytest.LogCaptureFixture
+    mode: str, caplog: pytest.LogCaptureFixture, fault_table: FaultTable
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with FaultyReceiver("fail" if mode == "refused" else mode) as receiver:  # type: ignore[arg-type]
@@ -46,6 +46,11 @@ def test_query_token_stays_out_of_logs_responses_and_checks(
     assert SECRET not in str(caught.value.message)
     assert SECRET not in repr(messenger)
     assert SECRET not in caplog.text
+    fault_table.add(
+        f"token in URL, receiver {mode}",
+        "?token=... in the HTTP URL",
+        visible="masked as token=*** in logs, stored responses and check",
+    )
 
 
 def test_successful_send_does_not_log_the_url(caplog: pytest.LogCaptureFixture) -> None:

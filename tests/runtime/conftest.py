@@ -1,9 +1,10 @@
 """Fixtures for the foreground runtime: configured homes and process checks."""
 
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable
 
 import pytest
+from runtime_support import slow_args
 
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
@@ -16,25 +17,6 @@ RUNTIME_DIR = Path(__file__).parent
 def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``slow_pkg`` importable here and in child processes."""
     importable_everywhere(monkeypatch, RUNTIME_DIR)
-
-
-def slow_args(home: Path, **options: object) -> List[str]:
-    """Setup arguments of ``slow_pkg`` with every path inside ``home``."""
-    args = [
-        "--microphone.device_name",
-        "fake",
-        "--paths.tmp_audio",
-        str(home / "tmp_audio"),
-        "--paths.recordings",
-        str(home / "recordings"),
-        "--paths.db_metadata",
-        str(home / "db" / "metadata.db"),
-        "--messaging.messages_db",
-        str(home / "db" / "messages.db"),
-    ]
-    for name, value in options.items():
-        args += [f"--{name}", str(value)]
-    return args
 
 
 @pytest.fixture

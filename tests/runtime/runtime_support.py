@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 from helpers import wait_until
 
@@ -33,4 +33,23 @@ def acoupi_processes(home: Path) -> Dict[int, str]:
     return found
 
 
-__all__ = ["acoupi_processes", "wait_until"]
+__all__ = ["acoupi_processes", "slow_args", "wait_until"]
+
+
+def slow_args(home: Path, **options: object) -> List[str]:
+    """Setup arguments of ``slow_pkg`` with every path inside ``home``."""
+    args = [
+        "--microphone.device_name",
+        "fake",
+        "--paths.tmp_audio",
+        str(home / "tmp_audio"),
+        "--paths.recordings",
+        str(home / "recordings"),
+        "--paths.db_metadata",
+        str(home / "db" / "metadata.db"),
+        "--messaging.messages_db",
+        str(home / "db" / "messages.db"),
+    ]
+    for name, value in options.items():
+        args += [f"--{name}", str(value)]
+    return args

@@ -94,7 +94,12 @@ def test_slow_model_lags_but_recording_stays_on_time(
     delay, interval, bound = 2.5, 1, 3
     settings = slow_program(
         model_delay=delay,
-        **{"recording.interval": interval, "detections.max_backlog": bound},
+        **{
+            # Interval 1 s needs recordings no longer than 1 s (setup checks).
+            "recording.duration": interval,
+            "recording.interval": interval,
+            "detections.max_backlog": bound,
+        },
     )
     watcher = load_program(settings)
     depths: List[int] = []

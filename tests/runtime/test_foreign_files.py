@@ -16,6 +16,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.files import get_temp_files
 from acoupi.system.programs import load_program
 from audio_support import write_wav
+from fault_support import FaultTable
 
 NOBODY = 65534
 
@@ -25,7 +26,9 @@ def program(slow_program: Callable[..., Settings]) -> Any:
     return load_program(slow_program())
 
 
-def test_another_users_wav_is_never_registered_or_filed(program: Any) -> None:
+def test_another_users_wav_is_never_registered_or_filed(
+    program: Any, fault_table: FaultTable
+) -> None:
     tmp: Path = program.config.paths.tmp_audio
     planted = write_wav(tmp / "planted.wav")
     os.chown(planted, NOBODY, NOBODY)
@@ -39,6 +42,12 @@ def test_another_users_wav_is_never_registered_or_filed(program: Any) -> None:
     assert not program.store.get_recordings_by_path([planted])
     assert planted.exists() and partial.exists()
     assert get_temp_files(tmp) == []
+    fault_table.add(
+        "another user's WAV",
+        "WAV and partial owned by 'nobody' in the temporary folder",
+        recordings_lost=0,
+        visible="ignored: never registered, filed or quarantined",
+    )
 
 
 def test_upper_case_wav_is_a_recording_everywhere(program: Any) -> None:

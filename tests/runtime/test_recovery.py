@@ -197,8 +197,9 @@ def test_a_writer_killed_mid_write_leaves_what_recovery_quarantines(
 
 def _installation(home: Path, shared: Path, name: str) -> Any:
     """Set up and load slow_pkg in ``home``, waiting recordings in ``shared``."""
+    from runtime_support import slow_args
+
     from acoupi.system.lifecycle import setup_program
-    from conftest import slow_args
 
     settings = Settings(home=home / ".acoupi")
     args = slow_args(home)

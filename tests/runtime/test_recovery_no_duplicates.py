@@ -21,6 +21,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.programs import load_program
 from acoupi.system.state import get_status
 from audio_support import write_wav
+from fault_support import FaultTable
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def _unprocessed(program: Any) -> data.Recording:
     return recording
 
 
-def test_restarts_do_not_grow_the_queue(program: Any) -> None:
+def test_restarts_do_not_grow_the_queue(program: Any, fault_table: FaultTable) -> None:
     first = _unprocessed(program)
     _unprocessed(program)
     reports = [recover(program) for _ in range(5)]
@@ -54,6 +55,14 @@ def test_restarts_do_not_grow_the_queue(program: Any) -> None:
     assert queue_depths(program.app, ["detection"]) == {"detection": 2}
     assert "2 already queued" in reports[1].describe()
     assert first.path in reports[1].pending
+    depth = queue_depths(program.app, ["detection"])["detection"]
+    fault_table.add(
+        "repeated restarts",
+        "5 recoveries with 2 unprocessed recordings",
+        recordings_lost=0,
+        messages_lost=f"0 / {depth - 2} duplicated",
+        visible="summary: '2 already queued'",
+    )
 
 
 def test_detection_a_worker_is_running_is_not_queued_again(program: Any) -> None:

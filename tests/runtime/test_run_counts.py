@@ -55,7 +55,8 @@ def _bulk_recordings(database: Path, count: int, when: datetime.datetime = OLD) 
                 (recording, old, deployment),
             )
             db.execute(
-                "INSERT INTO model_output VALUES (?, 'm', ?, ?)",
+                "INSERT INTO model_output (id, model_name, recording_id,"
+                " created_on) VALUES (?, 'm', ?, ?)",
                 (output, recording, old),
             )
             db.execute(

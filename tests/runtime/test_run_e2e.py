@@ -13,6 +13,7 @@ from runtime_support import acoupi_processes, wait_until
 from acoupi.cli.run import run
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
+from acoupi.system.state import RunMode, get_status
 
 pytestmark = pytest.mark.celery
 
@@ -44,7 +45,13 @@ def test_run_for_a_duration_on_the_embedded_broker(settings: Settings) -> None:
     assert "acoupi" in result.output and "beat" in result.output  # the live view
     deployment = json.loads(settings.deployment_file.read_text())
     assert deployment["name"] == "trial" and "ended_on" in deployment
-    assert "Task executed" in (settings.log_dir / "acoupi.log").read_text()
+    log = (settings.log_dir / "acoupi.log").read_text()
+    assert "Task executed" in log
+    # Plain logs: no start-up banner, no kombu warning at every connection.
+    assert "[config]" not in log and "No hostname was supplied" not in log
+    assert "acoupi is running: worker acoupi and the scheduler (beat)" in (
+        result.output.replace("\n", " ")
+    )
     assert (settings.home / "broker" / "queue").is_dir()
     _assert_nothing_left(settings)
 
@@ -69,6 +76,9 @@ def _run_until_a_task_ran(settings: Settings, signum: int) -> str:
     try:
         wait_until(lambda: _task_succeeded(settings), timeout=40)
         assert len(acoupi_processes(settings.home)) >= 3  # run, worker, beat
+        running = get_status(settings).running  # what `deployment status` says
+        assert running is not None and running.mode == RunMode.FOREGROUND
+        assert running.pid == process.pid
         process.send_signal(signum)
         output, _ = process.communicate(timeout=30)
     finally:

@@ -1,18 +1,29 @@
-"""A run whose recordings fail says why in one line and exits non-zero."""
+"""A run whose recordings fail says why in one line and exits non-zero.
 
+The trap: the run showed "Tasks run: 0 (1 failed)" and "Last error:
+recording: Traceback (most recent call last):" and exited 0, the cause only
+in ``recording.log``.
+"""
+
+import signal
+import subprocess
+from pathlib import Path
 from typing import Callable
 
 import pytest
-from click.testing import CliRunner
+from runtime_support import wait_until
 
-from acoupi.cli.run import run
 from acoupi.system.constants import Settings
 
 pytestmark = pytest.mark.celery
 
 
+def _failed_once(log: Path) -> bool:
+    return log.exists() and "raised unexpected" in log.read_text(errors="replace")
+
+
 def test_every_recording_failing_is_told_and_fails_the_run(
-    slow_program: Callable[..., Settings],
+    slow_program: Callable[..., Settings], acoupi_bin: Path, cli_env: dict
 ) -> None:
     settings = slow_program(
         **{
@@ -21,14 +32,23 @@ def test_every_recording_failing_is_told_and_fails_the_run(
             "recording.interval": 1,
         }
     )
-    result = CliRunner().invoke(
-        run,
-        ["--duration", "3", "--no-live", "--name", "unplugged", "--stop-timeout", "5"],
-        obj={"settings": settings},
-        catch_exceptions=False,
+    run = subprocess.Popen(
+        [str(acoupi_bin), "run", "--no-live", "--name", "unplugged"],
+        env=cli_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    output = result.output
-    assert result.exit_code == 1, output
+    try:
+        # Stopped once a recording has failed, however slow the machine.
+        wait_until(lambda: _failed_once(settings.log_dir / "recording.log"), 60)
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, output
     assert "Traceback" not in output
     assert (
         "Last error: recording_task: OSError: [Errno 19] No such device: "

@@ -71,8 +71,11 @@ class Installation:
         import sqlite3
         from contextlib import closing
 
-        with closing(sqlite3.connect(database, timeout=5)) as connection:
-            rows = connection.execute("SELECT id FROM recording").fetchall()
+        try:
+            with closing(sqlite3.connect(database, timeout=5)) as connection:
+                rows = connection.execute("SELECT id FROM recording").fetchall()
+        except sqlite3.OperationalError:  # being created by a worker right now
+            return set()
         return {UUID(bytes=bytes(row[0])) for row in rows}
 
     def kill_9(self) -> None:

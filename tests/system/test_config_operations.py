@@ -148,7 +148,7 @@ def test_load_invalid_values_lists_each_bad_field(tmp_path: Path):
     assert "recording.start:" in message
     assert "tags:" in message
     assert "https://" not in message  # no pydantic doc links
-    assert "acoupi config set --field recording.duration" in (info.value.help or "")
+    assert "acoupi config set recording.duration" in (info.value.help or "")
     assert "acoupi setup" in (info.value.help or "")
 
 

@@ -539,3 +539,21 @@ def test_other_types_are_read_by_pydantic():
 
     with pytest.raises(ParameterError, match="Invalid value for limits"):
         parse(["--limits", "{oops"], Other)
+
+
+def test_section_rule_on_fields_that_cannot_be_asked_fails_instead_of_looping():
+    class Pair(BaseModel):
+        items: List[int] = Field(default_factory=lambda: [1, 1])
+        fixed: Annotated[int, NoUserPrompt] = 1
+
+        @model_validator(mode="after")
+        def _distinct(self) -> "Pair":
+            if len(set(self.items)) != len(self.items):
+                raise ValueError("items must be distinct")
+            return self
+
+    result, config = run_interactive(Pair, [], [])
+
+    assert config is None
+    assert isinstance(result.exception, ParameterError)
+    assert "items must be distinct" in result.exception.message

@@ -211,3 +211,73 @@ def test_live_view_and_summary_say_why_nothing_is_recorded(
         deployment="site", deployment_ended=True, seconds=60, snapshot=snapshot
     )
     assert f"Nothing recorded: {snapshot.not_recording}" in summary.lines()
+
+
+def test_activity_counts_pending_messages_and_says_where_they_go(
+    settings: Settings, isolated_home: Path
+) -> None:
+    setup_program(
+        settings,
+        "acoupi.programs.connected",
+        args=[
+            "--microphone.device_name", "simulated",
+            "--microphone.samplerate", "48000",
+            "--paths.tmp_audio", str(isolated_home / "tmp"),
+            "--messaging.mqtt.host", "127.0.0.1",
+            "--messaging.mqtt.port", "1883",
+            "--messaging.mqtt.topic", "site/one",
+        ],
+    )  # fmt: skip
+    program = load_program(settings)
+    sent, waiting = data.Message(content="a"), data.Message(content="b")
+    for message in (sent, waiting):
+        program.message_store.store_message(message)
+    program.message_store.store_response(
+        data.Response(status=data.ResponseStatus.SUCCESS, message=sent)
+    )
+
+    activity = read_activity(program)
+
+    assert activity.problems == []
+    assert (activity.messages_pending, activity.messages_sent) == (1, 1)
+    assert activity.messages_destination == "mqtt://127.0.0.1:1883 topic site/one"
+
+
+def test_status_does_not_wait_on_a_silent_broker(
+    settings: Settings, isolated_home: Path
+) -> None:
+    import socket
+    import time
+
+    from acoupi.system.celery import CeleryState
+    from acoupi.system.state import get_status
+
+    # A broker that accepts connections and never answers (a hung or
+    # firewalled host): connects, handshakes and queue reads all stall.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    try:
+        setup_program(
+            settings,
+            "acoupi.programs.triggered",
+            args=[
+                "--microphone.device_name", "simulated",
+                "--microphone.samplerate", "256000",
+                "--paths.tmp_audio", str(isolated_home / "tmp"),
+                "--broker_url", f"pyamqp://guest:guest@127.0.0.1:{port}//",
+            ],
+        )  # fmt: skip
+        started = time.monotonic()
+        status = get_status(settings)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+
+    # Deadlines, not speed: 0.75 s per broker read; Celery's own defaults
+    # waited 4 s per attempt.
+    assert elapsed < 3, elapsed
+    assert status.celery.state == CeleryState.UNAVAILABLE
+    assert status.backlog is None
+    assert status.outlook is not None and status.outlook.records

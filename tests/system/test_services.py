@@ -490,3 +490,24 @@ def test_enabled_dashboard_is_a_third_unit_started_and_stopped_with_the_others(
     ]
     services.uninstall_services(settings, unit_dir)
     assert not (unit_dir / "acoupi-dashboard.service").exists()
+
+
+def test_disabling_the_dashboard_stops_and_removes_only_its_unit(
+    settings: Settings, unit_dir: Path, systemctl: FakeSystemctl
+) -> None:
+    from acoupi.system.dashboard_settings import DashboardConfig, save_config
+
+    save_config(settings, DashboardConfig(enabled=True))
+    systemctl.session()
+    services.install_services(settings, unit_dir)
+    save_config(settings, DashboardConfig(enabled=False))
+    assert services.remove_dashboard_unit(settings, unit_dir) is True
+    assert not (unit_dir / "acoupi-dashboard.service").exists()
+    assert (unit_dir / "acoupi.service").exists()
+    assert systemctl.calls() == [
+        "--user daemon-reload",
+        "--user stop acoupi-dashboard.service",
+        "--user disable acoupi-dashboard.service",
+        "--user daemon-reload",
+    ]
+    assert services.remove_dashboard_unit(settings, unit_dir) is False

@@ -17,10 +17,13 @@ import struct
 import tempfile
 import wave
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    # numpy is imported where samples are handled: processes that only
+    # name WAV files (the ``acoupi run`` supervisor, recovery) skip it.
+    import numpy as np
+    import numpy.typing as npt
 
 from acoupi.audio.guano import format_guano, parse_guano
 from acoupi.system.atomic import fsync_dir
@@ -79,6 +82,8 @@ def write_wav(
     FileExistsError
         When ``path`` exists and ``overwrite`` is False.
     """
+    import numpy as np
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     samples = np.ascontiguousarray(frames, dtype="<i2")
@@ -190,6 +195,8 @@ def read_wav(path: PathLike) -> Tuple[npt.NDArray[np.int16], int]:
         channels = handle.getnchannels()
         raw = handle.readframes(handle.getnframes())
         rate = handle.getframerate()
+    import numpy as np
+
     frames = np.frombuffer(raw, dtype="<i2").astype(np.int16).reshape(-1, channels)
     return frames, rate
 

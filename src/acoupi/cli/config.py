@@ -90,6 +90,56 @@ def _load_config(ctx: click.Context) -> "BaseModel":
     return system.load_config(settings.program_config_file, schema)
 
 
+def _load_for_set(
+    ctx: click.Context, field: str, value: str, is_json: bool
+) -> "BaseModel":
+    """Load the configuration to change, repairing the field being set.
+
+    The advice for an invalid ``program.json`` is `acoupi config set FIELD
+    VALUE`; that must work although the file does not validate. The new
+    value is put into the file's raw data first; the result must then
+    validate (another invalid field is still reported).
+    """
+    from pydantic import ValidationError
+
+    from acoupi import system
+    from acoupi.system.config.operations import describe_validation_error
+    from acoupi.system.exceptions import ConfigurationError
+
+    try:
+        return _load_config(ctx)
+    except ConfigurationError:
+        if not field:
+            raise
+        settings = get_settings(ctx)
+        try:
+            raw = json.loads(settings.program_config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise  # not JSON at all: the original error says how to fix it
+        schema = system.load_config_schema(settings)
+        assert schema is not None  # _load_config raised for a schema-less one
+        *parents, last = field.split(".")
+        node = raw
+        for part in parents:
+            node = (
+                node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+            )
+        new = json.loads(value) if is_json else value
+        if isinstance(node, list):
+            node[int(last)] = new
+        else:
+            node[last] = new
+        try:
+            return schema.model_validate(raw, by_name=True)
+        except ValidationError as error:
+            raise ConfigurationError(
+                f"Invalid configuration in {settings.program_config_file} "
+                f"even with {field} set:\n{describe_validation_error(error)}",
+                help="Set each listed field with `acoupi config set FIELD "
+                "VALUE`, or re-run `acoupi setup`.",
+            ) from None
+
+
 def check_saved_config(ctx: click.Context) -> None:
     """Refuse a saved configuration that cannot work (see ``checks``).
 
@@ -322,9 +372,9 @@ def config_set(
 
     field, value = _split_set_args(field, values)
     settings = get_settings(ctx)
-    current = _load_config(ctx)
     # A whole configuration can only be given as JSON.
     is_json = is_json or not field
+    current = _load_for_set(ctx, field, value, is_json)
     if is_json:
         _check_json(value)
     try:

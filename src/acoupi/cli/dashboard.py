@@ -22,8 +22,18 @@ __all__ = ["dashboard"]
     "password set with `acoupi dashboard password`.",
 )
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [default: 8000].")
+@click.option(
+    "--time-expansion",
+    type=click.FloatRange(1, 100),
+    help="Slow ultrasonic recordings down this many times for listening [default: 10].",
+)
 @click.pass_context
-def dashboard(ctx: click.Context, host: Optional[str], port: Optional[int]) -> None:
+def dashboard(
+    ctx: click.Context,
+    host: Optional[str],
+    port: Optional[int],
+    time_expansion: Optional[float],
+) -> None:
     """Serve the dashboard in the foreground until Ctrl-C.
 
     \b
@@ -37,6 +47,8 @@ def dashboard(ctx: click.Context, host: Optional[str], port: Optional[int]) -> N
 
     settings = get_settings(ctx)
     config = load_config(settings)
+    if time_expansion:
+        config.time_expansion = time_expansion
     bind_host = host or config.host
     bind_port = port or config.port
     check_bind(bind_host, config)
@@ -78,7 +90,11 @@ def password_command(ctx: click.Context, password: str) -> None:
 
 
 def _set_enabled(
-    ctx: click.Context, enabled: bool, host: Optional[str], port: Optional[int]
+    ctx: click.Context,
+    enabled: bool,
+    host: Optional[str],
+    port: Optional[int],
+    time_expansion: Optional[float] = None,
 ) -> None:
     from acoupi.dashboard.server import check_bind
     from acoupi.system.dashboard_settings import load_config, save_config
@@ -90,6 +106,8 @@ def _set_enabled(
         config.host = host
     if port:
         config.port = port
+    if time_expansion:
+        config.time_expansion = time_expansion
     if enabled:
         check_bind(config.host, config)
     save_config(settings, config)
@@ -98,18 +116,30 @@ def _set_enabled(
 @dashboard.command("enable")
 @click.option("--host", help="Address to listen on (default: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: 8000).")
+@click.option(
+    "--time-expansion",
+    type=click.FloatRange(1, 100),
+    help="Slow ultrasonic recordings down this many times (default: 10).",
+)
 @click.pass_context
 def enable_command(
-    ctx: click.Context, host: Optional[str], port: Optional[int]
+    ctx: click.Context,
+    host: Optional[str],
+    port: Optional[int],
+    time_expansion: Optional[float],
 ) -> None:
     """Start the dashboard with the deployment (as a third systemd service)."""
-    _set_enabled(ctx, True, host, port)
+    _set_enabled(ctx, True, host, port, time_expansion)
     click.echo("The dashboard will start and stop with `acoupi deployment start/stop`.")
 
 
 @dashboard.command("disable")
 @click.pass_context
 def disable_command(ctx: click.Context) -> None:
-    """Stop starting the dashboard with the deployment."""
+    """Stop starting the dashboard with the deployment (and stop its service)."""
+    from acoupi.system.services import remove_dashboard_unit
+
     _set_enabled(ctx, False, None, None)
+    if remove_dashboard_unit(get_settings(ctx)):
+        click.echo("Stopped and removed the dashboard's service.")
     click.echo("The dashboard will no longer start with the deployment.")

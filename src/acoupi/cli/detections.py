@@ -81,9 +81,9 @@ def _filter_options(func: F) -> F:
 
 
 def _connection(ctx: click.Context) -> Any:
-    from acoupi.dashboard.sources import DataSources, open_read_only
+    from acoupi.dashboard.sources import DataSources, open_metadata
 
-    return open_read_only(DataSources.from_settings(get_settings(ctx)).metadata_db)
+    return open_metadata(DataSources.from_settings(get_settings(ctx)))
 
 
 def _query(**filters: Any) -> Any:

@@ -113,6 +113,9 @@ def describe_validation_error(exc: Any) -> str:
 
 
 def _from_acoupi_error(exc: AcoupiError) -> CliError:
+    if _is(exc, "acoupi.system.config.options", "UnknownOptionError"):
+        # Like click's own "No such option": a usage error (exit 2).
+        return CliUsageError(exc.message, exc.help)
     if isinstance(exc, ParameterError):
         message = exc.message
         # Name the parameter unless the message already does.

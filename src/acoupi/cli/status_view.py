@@ -143,6 +143,8 @@ def _program(status: "AcoupiStatus") -> "RenderableType":
     if status.backlog is not None:
         # Recordings waiting for the model: growing means detection lags.
         rows.append(("backlog", f"{status.backlog} recording(s) awaiting detection"))
+    if status.storage is not None:
+        rows.append(("disk", f"[red]{status.storage}[/]"))
     if status.pending is not None:
         # Everything not yet filed, including what a dead worker stranded.
         rows.append(("unfiled", status.pending))

@@ -39,12 +39,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Literal, Optional, Sequence
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from acoupi.components.sqlite_backup import backup_database
 from acoupi.components.sqlite_errors import (
+    DatabaseFileError,
     DatabaseMigrationError,
     describe_open_error,
+    reset_command,
     translate_sqlite_error,
 )
 from acoupi.timeutil import as_utc
@@ -72,6 +74,9 @@ Writes are short (milliseconds), so ten seconds only runs out when something
 is badly wrong, never because several workers happen to write together.
 """
 
+MIGRATION_WAIT_S = 600
+"""How long a process waits for another one upgrading the same file (s)."""
+
 APPLICATION_ID = 0x61637570
 """``PRAGMA application_id`` of files written by this package ("acup").
 
@@ -96,6 +101,9 @@ last transactions committed before the next checkpoint; ``FULL`` syncs the
 WAL on every commit, so a committed transaction survives power loss too.
 """
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
 MigrationStep = Callable[[sqlite3.Connection], None]
 
 # Connections that belonged to a parent process before a fork. SQLite forbids
@@ -104,7 +112,7 @@ MigrationStep = Callable[[sqlite3.Connection], None]
 _FORKED_AWAY: List[sqlite3.Connection] = []
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(DatabaseFileError, RuntimeError):
     """The database file was written by a newer version of acoupi."""
 
 
@@ -344,10 +352,16 @@ class Database:
             # cascade to its children. The pragma is a no-op inside a
             # transaction, hence before BEGIN.
             connection.execute("PRAGMA foreign_keys = OFF")
+            # Adopting a large upstream file takes a while; other processes
+            # opening it meanwhile wait for it instead of failing as locked.
+            connection.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_S * 1000}")
             try:
                 self._migrate_locked(connection)
             finally:
                 connection.execute("PRAGMA foreign_keys = ON")
+                connection.execute(
+                    f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}"
+                )
 
     def _migrate_locked(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
@@ -358,9 +372,12 @@ class Database:
                 return
             if version > self.schema_version:
                 raise SchemaVersionError(
+                    self.path,
                     f"{self.path} has schema version {version}, but this "
-                    f"version of acoupi only knows up to {self.schema_version}; "
-                    "upgrade acoupi to use it."
+                    f"version of acoupi only knows up to {self.schema_version}.",
+                    "Upgrade acoupi to use it (`pip install -U acoupi`), or "
+                    "move the file aside with "
+                    f"`{reset_command(self.path)}` to start a fresh one.",
                 )
             backup = self._backup_if_used(connection, version)
             try:
@@ -424,7 +441,14 @@ def uuid_to_db(value: UUID) -> bytes:
 
 def uuid_from_db(value: bytes) -> UUID:
     """Read a UUID stored as 16 bytes."""
-    return UUID(bytes=bytes(value))
+    if len(value) != 16:
+        return UUID(bytes=bytes(value))  # raises ValueError, naming the length
+    # What UUID(bytes=...) ends with, minus its argument checks: reads
+    # build thousands of ids per call.
+    uuid = _new_object(UUID)
+    _set_attribute(uuid, "int", int.from_bytes(value, "big"))
+    _set_attribute(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
 
 
 def datetime_to_db(value: datetime.datetime) -> str:

@@ -6,8 +6,10 @@ JSON under ``/api`` and ``/media``), never tracebacks.
 """
 
 import logging
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -59,7 +61,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _no_data(request: Request, exc: Exception) -> Response:
-    return _error(request, 503, str(exc))
+    hint = getattr(exc, "help", None)
+    return _error(request, 503, f"{exc} {hint}" if hint else str(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -70,6 +73,22 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         f"Something went wrong on the device ({type(exc).__name__}: {exc}). "
         "The dashboard log has the details.",
     )
+
+
+def warm_up(dashboard: Dashboard) -> None:
+    """Count the store once at start, so the first page is as fast as the next.
+
+    On a season of data the first count takes seconds; later ones only add
+    what is new (see :mod:`acoupi.dashboard.counters`).
+    """
+    from acoupi.dashboard.overview import chart_series
+
+    try:
+        chart_series(dashboard, hours=168)
+        with dashboard.connection() as connection:
+            dashboard.counters.tags(connection)
+    except Exception:  # no database yet, or busy: the first page counts
+        logger.debug("Dashboard warm-up skipped", exc_info=True)
 
 
 def create_app(
@@ -141,8 +160,20 @@ def create_app(
         Route("/metrics", metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(
+            target=warm_up,
+            args=(dashboard,),
+            name="acoupi-dashboard-warm-up",
+            daemon=True,
+        ).start()
+        yield
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[Middleware(PasswordMiddleware, dashboard=dashboard)],
         exception_handlers={
             HTTPException: _http_error,

@@ -33,7 +33,10 @@ __all__ = [
     "message_counts",
 ]
 
-STATUS_MAX_AGE_S = 15.0
+STATUS_MAX_AGE_S = 30.0
+"""A status check loads Python, Celery and the program (0.9 s of CPU on this
+x86 machine, more on a Pi), so it runs at most this often, and only while
+pages are open."""
 STATUS_TIMEOUT_S = 60.0
 _ERROR_MARKERS = (" ERROR ", " CRITICAL ", "ERROR:", "CRITICAL:", "Traceback")
 

@@ -14,11 +14,6 @@ from starlette.responses import FileResponse, Response
 from acoupi.dashboard import queries
 from acoupi.dashboard.playback import time_expanded_wav
 from acoupi.dashboard.requests import integer, uuid_param
-from acoupi.dashboard.spectrogram import (
-    SpectrogramRequest,
-    render_spectrogram,
-    thumbnail_window,
-)
 from acoupi.dashboard.state import Dashboard
 
 __all__ = ["audio", "playback", "spectrogram"]
@@ -43,6 +38,14 @@ def _recording_file(
 
 def spectrogram(dashboard: Dashboard, request: Request) -> Response:
     """PNG spectrogram; ``?detection=ID`` for that detection's thumbnail."""
+    # numpy and Pillow load on the first image, not with the server: an
+    # idle dashboard stays small.
+    from acoupi.dashboard.spectrogram import (
+        SpectrogramRequest,
+        render_spectrogram,
+        thumbnail_window,
+    )
+
     recording, path = _recording_file(dashboard, request)
     with dashboard.connection() as connection:
         rows = queries.list_detections(

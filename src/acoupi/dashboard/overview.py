@@ -12,15 +12,6 @@ from acoupi.dashboard.state import Dashboard
 
 __all__ = ["build_overview", "chart_series", "recording_state"]
 
-# Status fields other parts of acoupi may add (next recording, why none is
-# due); shown when present.
-_STATUS_EXTRAS = (
-    "next_recording",
-    "no_recording_reason",
-    "why_no_recording",
-    "last_recording",
-)
-
 
 def recording_state(
     last_end: Optional[datetime.datetime],
@@ -68,19 +59,23 @@ def _status_summary(dashboard: Dashboard) -> Dict[str, Any]:
     if status is None:
         return summary
     celery = status.get("celery") or {}
-    services = status.get("services") or {}
+    outlook = status.get("outlook") or {}
+    running = status.get("running") or {}
     summary.update(
-        services=services,
+        services=status.get("services") or {},
         workers_state=celery.get("state"),
         workers=celery.get("workers") or celery.get("worker_names") or [],
         workers_detail=celery.get("detail"),
+        running=running.get("mode"),
+        processes=sorted((running.get("processes") or {}).keys()),
         program=status.get("program"),
         backlog=status.get("backlog"),
+        pending=status.get("pending"),
         deployment=(status.get("deployment") or {}).get("name"),
+        recording_now=outlook.get("recording_now"),
+        next_recording=outlook.get("next_recording"),
+        no_recording_reason=outlook.get("reason"),
     )
-    for key in _STATUS_EXTRAS:
-        if key in status:
-            summary[key] = status[key]
     return summary
 
 
@@ -88,29 +83,41 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
     """Return everything the overview shows, as JSON-ready values."""
     now = dashboard.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    counters = dashboard.counters
     with dashboard.connection() as connection:
-        totals = queries.totals(connection)
-        today_tags = queries.detections_by_tag(
-            connection, queries.DetectionQuery(since=today)
-        )
-        all_tags = dashboard.tag_counter.counts(connection)
+        recordings = counters.recordings(connection)
+        detections = counters.detections(connection)
+        all_tags = counters.tags(connection)
+        today_hours = counters.hourly(connection, _hours(today, now))
         latest = queries.list_recordings(connection, limit=4).rows
-    last = totals.last_recording
+        deployments = connection.execute("SELECT count(*) FROM deployment").fetchone()
+    today_tags: Dict[str, int] = {}
+    for counts in today_hours.values():
+        for (_, value), count in counts.items():
+            today_tags[value] = today_tags.get(value, 0) + count
+    today_tags = dict(sorted(today_tags.items(), key=lambda item: -item[1]))
+    last = latest[0] if latest else None
     schedule = dashboard.recording_schedule()
     last_end = (
         None if last is None else last.time + datetime.timedelta(seconds=last.duration)
     )
     messages = health.message_counts(dashboard.sources)
+    status = _status_summary(dashboard)
+    recording = recording_state(
+        last_end, now, schedule["interval"], schedule["duration"]
+    )
+    if status.get("recording_now") is False and status.get("no_recording_reason"):
+        # The schedule knows better than the files: e.g. the run just ended.
+        recording["recording"] = False
+        recording["text"] = f"Not recording: {status['no_recording_reason']}."
     return {
         "now": now.isoformat(),
-        "recording": recording_state(
-            last_end, now, schedule["interval"], schedule["duration"]
-        ),
+        "recording": recording,
         "last_recording": None if last is None else last.as_json(),
         "totals": {
-            "recordings": totals.recordings,
-            "detections": totals.detections,
-            "deployments": totals.deployments,
+            "recordings": recordings,
+            "detections": detections,
+            "deployments": deployments[0],
         },
         "today": {
             "since": today.isoformat(),
@@ -124,7 +131,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
             )
         ],
         "latest_recordings": [row.as_json() for row in latest],
-        "status": _status_summary(dashboard),
+        "status": status,
         "disk": [
             {
                 "label": space.label,
@@ -149,21 +156,31 @@ def chart_series(dashboard: Dashboard, hours: int) -> Dict[str, Any]:
     zeros for hours without detections, as uPlot draws them.
     """
     now = dashboard.now()
-    end = now.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
-    start = end - datetime.timedelta(hours=hours)
+    end = now.replace(minute=0, second=0, microsecond=0) + _HOUR
+    hours_list = _hours(end - hours * _HOUR, end)
     with dashboard.connection() as connection:
-        rows = queries.count_by_bucket(
-            connection, queries.DetectionQuery(since=start), "hour"
-        )
-    hours_list = [start + datetime.timedelta(hours=index) for index in range(hours)]
-    index = {hour.strftime("%Y-%m-%dT%H:00Z"): i for i, hour in enumerate(hours_list)}
-    series: Dict[str, List[int]] = {}
-    for stamp, _, value, count in rows:
-        position = index.get(stamp)
-        if position is None:
-            continue
-        series.setdefault(value, [0] * hours)[position] += count
+        counts = dashboard.counters.hourly(connection, hours_list)
+    tags = sorted({value for bucket in counts.values() for _, value in bucket})
+    series = {tag: [0] * len(hours_list) for tag in tags}
+    for position, bucket in enumerate(counts.values()):
+        for (_, value), count in bucket.items():
+            series[value][position] += count
     return {
         "x": [int(hour.timestamp()) for hour in hours_list],
-        "series": [{"tag": tag, "counts": series[tag]} for tag in sorted(series)],
+        "series": [{"tag": tag, "counts": series[tag]} for tag in tags],
     }
+
+
+_HOUR = datetime.timedelta(hours=1)
+
+
+def _hours(
+    since: datetime.datetime, until: datetime.datetime
+) -> List[datetime.datetime]:
+    """Return the starts of the whole hours from ``since`` up to ``until``."""
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < until:
+        hours.append(hour)
+        hour += _HOUR
+    return hours

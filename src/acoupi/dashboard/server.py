@@ -1,6 +1,7 @@
 """Serving the dashboard with uvicorn, after the safety checks."""
 
 import logging
+import socket
 from typing import Optional
 
 from acoupi.dashboard.auth import is_loopback_only
@@ -8,7 +9,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.dashboard_settings import DashboardConfig
 from acoupi.system.exceptions import ConfigurationError
 
-__all__ = ["check_bind", "serve"]
+__all__ = ["check_bind", "check_port", "serve"]
 
 
 def check_bind(host: str, config: DashboardConfig) -> None:
@@ -26,6 +27,28 @@ def check_bind(host: str, config: DashboardConfig) -> None:
             help="Set one with `acoupi dashboard password`, or serve on "
             "127.0.0.1 only (the default).",
         )
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail clearly when ``host:port`` cannot be listened on.
+
+    Raises
+    ------
+    ConfigurationError
+        If the port is taken or the address is not one of this machine's.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigurationError(
+                f"The dashboard cannot listen on {host}:{port}: {error.strerror}.",
+                help="Another program (or another dashboard) may use that port: "
+                "choose another with --port, or check the address given "
+                "with --host.",
+            ) from None
 
 
 def serve(
@@ -52,6 +75,7 @@ def serve(
     host = host or config.host
     port = port or config.port
     check_bind(host, config)
+    check_port(host, port)
     app = create_app(settings, config, host=host)
     logging.getLogger("acoupi.dashboard").setLevel(logging.INFO)
     uvicorn.run(

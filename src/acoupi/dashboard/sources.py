@@ -2,8 +2,9 @@
 
 The paths come from the program's saved configuration (``program.json``),
 read as plain JSON: loading the program would import its models and take
-seconds. Programs name their paths differently (0.3 and 0.8 programs,
-plugins), so the known spellings are tried in turn, then the defaults.
+seconds. Databases are found as ``acoupi db`` finds them
+(:func:`acoupi.system.databases.configured_databases`); folders by their
+field names in the built-in programs.
 """
 
 import json
@@ -15,15 +16,10 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from acoupi.system.constants import Settings
 from acoupi.system.exceptions import AcoupiError
 
-__all__ = ["DataSources", "NoDataError", "open_read_only"]
+__all__ = ["DataSources", "NoDataError", "open_metadata", "open_read_only"]
 
-# (section, key) spellings of each path in the program configurations.
-_METADATA_KEYS = (("paths", "db_metadata"), ("paths", "metadata_db"))
-_MESSAGES_KEYS = (
-    ("messaging", "messages_db"),
-    ("paths", "db_messages"),
-    ("messaging", "db_messages"),
-)
+# (section, key) spellings of the folders in the program configurations;
+# the databases are found as `acoupi db` finds them.
 _RECORDINGS_KEYS = (("paths", "recordings"),)
 _TMP_KEYS = (("paths", "tmp_audio"),)
 
@@ -61,10 +57,13 @@ class DataSources:
             config = {}
         if not isinstance(config, dict):
             config = {}
-        storages = settings.home / "storages"
+        from acoupi.system.databases import configured_databases
+
+        databases = configured_databases(settings)
         return cls(
-            metadata_db=_lookup(config, _METADATA_KEYS) or storages / "metadata.db",
-            messages_db=_lookup(config, _MESSAGES_KEYS),
+            metadata_db=databases.get("metadata")
+            or settings.home / "storages" / "metadata.db",
+            messages_db=databases.get("messages"),
             recordings_dir=_lookup(config, _RECORDINGS_KEYS),
             tmp_audio_dir=_lookup(config, _TMP_KEYS),
             log_dir=settings.log_dir,
@@ -82,16 +81,27 @@ class DataSources:
         return folders
 
 
-def open_read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(
+    path: Path, schema_version: Optional[int] = None
+) -> sqlite3.Connection:
     """Open a SQLite database for reading only.
 
     The file is never created nor migrated: the dashboard and the query
     commands must not change a deployment's data.
 
+    Parameters
+    ----------
+    path
+        The database file.
+    schema_version
+        The schema version the queries expect (``PRAGMA user_version``);
+        None to skip the check.
+
     Raises
     ------
     NoDataError
-        If the file does not exist or is not a readable database.
+        If the file does not exist, is not a readable database, or has
+        another schema version.
     """
     if not Path(path).is_file():
         raise NoDataError(
@@ -103,7 +113,39 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
         connection.execute("PRAGMA busy_timeout = 5000")
         connection.execute("PRAGMA query_only = 1")
-        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as error:
-        raise NoDataError(f"Cannot read the database {path}: {error}.") from error
+        from acoupi.components.sqlite_errors import translate_sqlite_error
+
+        problem = translate_sqlite_error(Path(path), error)
+        if problem is not None:
+            raise NoDataError(problem.message, help=problem.help) from error
+        raise NoDataError(
+            f"Cannot read the database {path}: {error}.",
+            help="`acoupi db status` checks the database files.",
+        ) from error
+    if schema_version is not None and version != schema_version:
+        connection.close()
+        raise NoDataError(_version_message(path, version, schema_version))
     return connection
+
+
+def _version_message(path: Path, found: int, expected: int) -> str:
+    if found < expected:
+        return (
+            f"The database {path} was written by an older acoupi and has not "
+            "been brought up to date yet. Start acoupi once (`acoupi run` or "
+            "`acoupi deployment start`): it upgrades the file in place, "
+            "keeping every row."
+        )
+    return (
+        f"The database {path} was written by a newer acoupi (schema version "
+        f"{found}, this one reads {expected}). Upgrade acoupi to read it."
+    )
+
+
+def open_metadata(sources: "DataSources") -> sqlite3.Connection:
+    """Open the metadata database read-only, checking its schema version."""
+    from acoupi.components.stores.sqlite.schema import MIGRATIONS
+
+    return open_read_only(sources.metadata_db, schema_version=len(MIGRATIONS))

@@ -6,9 +6,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Optional
 
-from acoupi.dashboard import health, queries
+from acoupi.dashboard import health
 from acoupi.dashboard.cache import FileCache
-from acoupi.dashboard.sources import DataSources, open_read_only
+from acoupi.dashboard.counters import StoreCounters
+from acoupi.dashboard.sources import DataSources, open_metadata
 from acoupi.system.constants import Settings
 from acoupi.system.dashboard_settings import DashboardConfig
 
@@ -24,7 +25,7 @@ class Dashboard:
     sources: DataSources
     status: health.StatusCache
     cache: FileCache
-    tag_counter: queries.TagCounter = field(default_factory=queries.TagCounter)
+    counters: StoreCounters = field(default_factory=StoreCounters)
     password_required: bool = False
 
     @classmethod
@@ -53,7 +54,7 @@ class Dashboard:
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """Open the metadata database read-only for one request."""
-        connection = open_read_only(self.sources.metadata_db)
+        connection = open_metadata(self.sources)
         try:
             yield connection
         finally:

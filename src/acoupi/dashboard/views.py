@@ -5,8 +5,8 @@ so the JSON API always holds everything the pages show.
 """
 
 import json
+import re
 from typing import Any, Dict, List, Optional
-from uuid import UUID
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from acoupi.dashboard import health, queries
 from acoupi.dashboard.requests import detection_query, page_of, uuid_param
 from acoupi.dashboard.state import Dashboard
+from acoupi.system.redact import MASK, redact_text
 
 __all__ = [
     "detections_view",
@@ -23,7 +24,12 @@ __all__ = [
     "summary_view",
 ]
 
-_SECRET_WORDS = ("password", "secret", "token", "key", "credential")
+# Setting names that hold secrets: "password", "mqtt_password", "api_key",
+# "token"... but not "tag_key".
+_SECRET_NAME = re.compile(
+    r"(^|_)(pass(word)?|passwd|secret|token|api_?key|private_key|credentials?)($|_)",
+    re.IGNORECASE,
+)
 
 
 def _query_string(request: Request, **changes: Any) -> str:
@@ -40,7 +46,11 @@ def detections_view(dashboard: Dashboard, request: Request) -> Dict[str, Any]:
     page, per_page = page_of(request)
     with dashboard.connection() as connection:
         result = queries.list_detections(
-            connection, query, limit=per_page, offset=(page - 1) * per_page
+            connection,
+            query,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            counts=dashboard.counters.tags(connection) if query.tags else None,
         )
         tags = _known_tags(connection)
         deployments = [
@@ -52,7 +62,13 @@ def detections_view(dashboard: Dashboard, request: Request) -> Dict[str, Any]:
     rows = []
     for row in result.rows:
         item = row.as_json()
-        item["expanded_playback"] = dashboard.plays_expanded(row.samplerate)
+        expanded = dashboard.plays_expanded(row.samplerate)
+        item["expanded_playback"] = expanded
+        # Where the player starts: a little before the sound, on the
+        # playback's (slowed) time scale.
+        start = max(0.0, (item["start_time"] or 0.0) - 0.05)
+        factor = dashboard.config.time_expansion if expanded else 1.0
+        item["playback_start"] = round(start * factor, 3)
         rows.append(item)
     return {
         "filters": {
@@ -165,24 +181,21 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def recording_uuid(recording_id: str) -> UUID:
-    """Return the id of a path parameter, or 404."""
-    return uuid_param(recording_id, "recording")
-
-
 def _mask(value: Any, key: str = "") -> Any:
+    """Mask secrets in a configuration read as plain JSON.
+
+    Without the program's model the secret fields are known by their names
+    only; URLs anywhere lose their user info and query values (the shared
+    redactor, as in logs).
+    """
     if isinstance(value, dict):
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(item, key) for item in value]
-    if value and any(word in key.lower() for word in _SECRET_WORDS):
-        return "********"
-    if isinstance(value, str) and "://" in value and "@" in value:
-        # URLs with credentials (amqp://user:pass@host): hide the password.
-        scheme, _, rest = value.partition("://")
-        userinfo, _, host = rest.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        return f"{scheme}://{user}:********@{host}" if ":" in userinfo else value
+    if value and _SECRET_NAME.search(key):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 

@@ -38,5 +38,5 @@ class TestProgram(AcoupiProgram[TestConfigSchema]):
         if config.name != "test_program":
             raise HealthCheckError(
                 f"name is not test_program (it is {config.name!r}). "
-                "Fix it with `acoupi config set --field name test_program`."
+                "Fix it with `acoupi config set name test_program`."
             )

@@ -9,7 +9,7 @@ pauses are by design; a gap is then a missed recording slot.
 import datetime
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 __all__ = ["Coverage", "Span", "measure_coverage"]
 
@@ -44,6 +44,9 @@ class Coverage:
     gaps: int
     largest_gap: float
     overlaps: int
+    trailing_outage: float = 0.0
+    """Seconds with no recording between the last one's end and the run's
+    end, when longer than one interval (then part of ``span``, and a gap)."""
 
     @property
     def fraction(self) -> float:
@@ -54,17 +57,25 @@ class Coverage:
         """One line for reports."""
         # Say what the span is: read alone, "20 s of 20 s" after a 15 s
         # run looked like a clock error.
+        until = (
+            f"the run's end (nothing recorded in its last {self.trailing_outage:.1f} s)"
+            if self.trailing_outage
+            else "the last one's end"
+        )
         return (
             f"{self.recorded:.1f} s of audio in {self.recordings} "
             f"{'file' if self.recordings == 1 else 'files'}, "
             f"{100 * self.fraction:.2f} % of the {self.span:.1f} s from the "
-            f"first recording's start to the last one's end; gaps: {self.gaps} "
+            f"first recording's start to {until}; gaps: {self.gaps} "
             f"(largest {self.largest_gap:.3f} s); overlaps: {self.overlaps}"
         )
 
 
 def measure_coverage(
-    spans: Sequence[Span], interval: float, tolerance: float = 0.001
+    spans: Sequence[Span],
+    interval: float,
+    tolerance: float = 0.001,
+    until: Optional[datetime.datetime] = None,
 ) -> Coverage:
     """Measure how ``spans`` cover time.
 
@@ -78,6 +89,11 @@ def measure_coverage(
     tolerance
         Seconds of mismatch at a file boundary still counted as tiling
         (timestamps are rounded to the microsecond).
+    until
+        When the run ended. Silence after the last recording longer than
+        one interval (recording stopped: disk full, microphone gone) then
+        counts as a gap and as part of the span; the clip in progress at
+        the end (shorter than an interval) does not.
     """
     ordered = sorted(spans)
     if not ordered:
@@ -108,4 +124,12 @@ def measure_coverage(
         elif (b_start - a_start).total_seconds() > 1.5 * interval:
             gaps += 1
         largest = max(largest, missing if missing > tolerance else 0.0)
-    return Coverage(len(ordered), span, recorded, gaps, largest, overlaps)
+    trailing = 0.0
+    if until is not None:
+        tail = (until - end).total_seconds()
+        if tail > interval + tolerance:
+            trailing = tail
+            span += tail
+            gaps += 1
+            largest = max(largest, tail)
+    return Coverage(len(ordered), span, recorded, gaps, largest, overlaps, trailing)

@@ -120,7 +120,7 @@ class MetricsCollector:
         self.store_db = _db_path(getattr(program, "store", None))
         self.message_db = _db_path(getattr(program, "message_store", None))
         self.recordings_dir = _config_path(program, "paths", "recordings")
-        self.store_counts = StoreCounts()
+        self.store_counts = StoreCounts(since=self.since)
         self.outbox = OutboxCounts()
         try:
             self._start_counts()
@@ -143,9 +143,20 @@ class MetricsCollector:
                 step(snapshot)
             except Exception as error:  # a metric must never crash the run
                 snapshot.problems.append(
-                    f"{step.__name__.strip('_')}: {error or type(error).__name__}"
+                    f"{step.__name__.strip('_')}: {self._explain(step, error)}"
                 )
         return snapshot
+
+    def _explain(self, step: Any, error: Exception) -> str:
+        """The error; for a database file, its name and the fix."""
+        path = {self._store: self.store_db, self._messages: self.message_db}.get(step)
+        if path is not None and isinstance(error, sqlite3.Error):
+            from acoupi.components.sqlite_errors import translate_sqlite_error
+
+            translated = translate_sqlite_error(path, error)
+            if translated is not None:
+                return translated.explain()
+        return str(error) or type(error).__name__
 
     def _store(self, snapshot: Snapshot) -> None:
         if self.store_db is None or not self.store_db.exists():
@@ -165,6 +176,12 @@ class MetricsCollector:
         if self.message_db is None or not self.message_db.exists():
             return
         with closing(_connect_ro(self.message_db)) as connection:
+            if snapshot.messenger is False:
+                # Pruned to the newest few (detection.UNSENT_KEPT_WITHOUT_
+                # MESSENGER): a small count, and deletions must show.
+                row = connection.execute("SELECT COUNT(*) FROM message").fetchone()
+                snapshot.messages_pending, snapshot.messages_sent = int(row[0]), 0
+                return
             self.outbox.update(connection)
         snapshot.messages_pending = self.outbox.pending
         snapshot.messages_sent = self.outbox.sent
@@ -197,6 +214,13 @@ class MetricsCollector:
         from acoupi.system.outlook import schedule_outlook
 
         if self.deployment is None:
+            return
+        from acoupi.components.disk_guard import storage_problem_of
+
+        # The disk guard pauses recording whatever the schedule says.
+        problem = storage_problem_of(self.program)
+        if problem is not None:
+            snapshot.not_recording = problem
             return
         outlook = schedule_outlook(self.program, self.deployment)
         if not outlook.recording_now:

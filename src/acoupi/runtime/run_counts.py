@@ -41,14 +41,24 @@ class _RowCounts:
     counts: Dict[str, int] = field(default_factory=dict)
     _after: Optional[List[int]] = None
 
-    def start(self, connection: Optional[sqlite3.Connection]) -> None:
-        """Count from now on (``None``: the database does not exist yet)."""
+    def start(
+        self,
+        connection: Optional[sqlite3.Connection],
+        already: Optional[Dict[str, str]] = None,
+    ) -> None:
+        """Count from now on (``None``: the database does not exist yet).
+
+        ``already`` maps a table to a query counting the rows it holds that
+        belong in the count from the start (an indexed time range).
+        """
+        self.counts = {table: 0 for table in self.tables}
         if connection is None:
             self._after = [0] * len(self.tables)
-        else:
-            query = ", ".join(_highest(table) for table in self.tables)
-            self._after = list(connection.execute(f"SELECT {query}").fetchone())
-        self.counts = {table: 0 for table in self.tables}
+            return
+        query = ", ".join(_highest(table) for table in self.tables)
+        self._after = list(connection.execute(f"SELECT {query}").fetchone())
+        for table, count in (already or {}).items():
+            self.counts[table] = int(connection.execute(count).fetchone()[0])
 
     def update(self, connection: sqlite3.Connection) -> None:
         """Add the rows stored since the last update (starts if not started)."""
@@ -65,10 +75,20 @@ class _RowCounts:
 
 
 class StoreCounts:
-    """Recordings, model outputs and detections stored since :meth:`start`."""
+    """Recordings, model outputs and detections stored since a moment.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    since
+        Count the rows whose time (recording start, model output creation)
+        is at or after this database datetime text; by default only the
+        rows stored after :meth:`start`. The first count uses the time
+        indexes once; later ones only read new rows.
+    """
+
+    def __init__(self, since: Optional[str] = None) -> None:
         self._rows = _RowCounts(("recording", "model_output", "detection"))
+        self._since = since
 
     @property
     def started(self) -> bool:
@@ -76,12 +96,31 @@ class StoreCounts:
         return self._rows._after is not None
 
     def start(self, connection: Optional[sqlite3.Connection]) -> None:
-        """Count from now on (``None``: the database does not exist yet)."""
-        self._rows.start(connection)
+        """Take the starting point (``None``: the database does not exist yet)."""
+        self._rows.start(connection, self._already())
 
     def update(self, connection: sqlite3.Connection) -> None:
         """Add the rows stored since the last update."""
+        if not self.started:
+            self.start(connection)
+            return
         self._rows.update(connection)
+
+    def _already(self) -> Optional[Dict[str, str]]:
+        if self._since is None:
+            return None
+        # A datetime text we were given by datetime_to_db: quote it safely.
+        since = "'" + self._since.replace("'", "''") + "'"
+        return {
+            "recording": f"SELECT COUNT(*) FROM recording WHERE datetime >= {since}",
+            "model_output": (
+                f"SELECT COUNT(*) FROM model_output WHERE created_on >= {since}"
+            ),
+            "detection": (
+                "SELECT COUNT(*) FROM model_output m CROSS JOIN detection d"
+                f" ON d.model_output_id = m.id WHERE m.created_on >= {since}"
+            ),
+        }
 
     @property
     def recordings(self) -> int:

@@ -21,6 +21,7 @@ from typing import IO, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from acoupi.programs.core.workers import WorkerConfig
 from acoupi.system.constants import Settings
+from acoupi.system.logfiles import rotate_appended_file
 
 __all__ = [
     "BEAT_NAME",
@@ -240,6 +241,7 @@ class Supervisor:
         new: List[str] = []
         now = self.clock()
         for child in self.children.values():
+            rotate_appended_file(child.spec.log_path)
             process = child.process
             if process is not None and process.poll() is not None:
                 new.append(self._on_exit(child, process.returncode, now))

@@ -1,8 +1,9 @@
 """What a deployment has done today: recordings, detections, messages.
 
 Read straight from the program's SQLite files, read-only and with a short
-timeout, through the same queries as the live view of ``acoupi run``
-(:mod:`acoupi.runtime.metrics`), so both always agree.
+timeout; tag counts and the outbox use the live view's queries
+(:mod:`acoupi.runtime.metrics`, :mod:`acoupi.runtime.run_counts`), so both
+always agree. "Today" counts use the time indexes of the store.
 """
 
 import datetime
@@ -73,13 +74,47 @@ def message_destination(messenger: Any) -> Optional[str]:
     return type(messenger).__name__
 
 
-def _last_recording(database: Path) -> Optional[datetime.datetime]:
-    from acoupi.components.sqlite_db import datetime_from_db
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    # Read-only with a short timeout: a status never holds up a writer.
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5)
 
-    uri = f"file:{database}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=0.5)) as connection:
-        row = connection.execute("SELECT MAX(datetime) FROM recording").fetchone()
-    return datetime_from_db(row[0]) if row and row[0] else None
+
+def _db_path(component: Any) -> Optional[Path]:
+    path = getattr(component, "db_path", None)
+    return Path(path) if path is not None else None
+
+
+_TODAY = (
+    "SELECT"
+    " (SELECT COUNT(*) FROM recording WHERE datetime >= :since),"
+    " (SELECT COUNT(*) FROM model_output WHERE created_on >= :since),"
+    " (SELECT COUNT(*) FROM model_output m CROSS JOIN detection d"
+    "   ON d.model_output_id = m.id WHERE m.created_on >= :since),"
+    " (SELECT MAX(datetime) FROM recording)"
+)
+
+
+def _store(activity: Activity, database: Path) -> None:
+    from acoupi.components.sqlite_db import datetime_from_db, datetime_to_db
+    from acoupi.runtime.metrics import detections_by_tag
+
+    with closing(_connect_ro(database)) as connection:
+        row = connection.execute(
+            _TODAY, {"since": datetime_to_db(activity.since)}
+        ).fetchone()
+    activity.recordings_today, activity.processed_today = int(row[0]), int(row[1])
+    activity.detections_today = int(row[2])
+    activity.last_recording = datetime_from_db(row[3]) if row[3] else None
+    activity.detections_by_tag = detections_by_tag(database, activity.since)
+
+
+def _outbox(activity: Activity, database: Path) -> None:
+    from acoupi.runtime.run_counts import OutboxCounts
+
+    outbox = OutboxCounts()
+    with closing(_connect_ro(database)) as connection:
+        outbox.update(connection)
+    activity.messages_pending, activity.messages_sent = outbox.pending, outbox.sent
 
 
 def read_activity(
@@ -104,26 +139,18 @@ def read_activity(
     Activity
         Today's figures, with ``problems`` naming what could not be read.
     """
-    from acoupi.runtime.metrics import MetricsCollector, detections_by_tag
-
-    since = start_of_day(now or now_utc(), timezone)
     activity = Activity(
-        since=since,
+        since=start_of_day(now or now_utc(), timezone),
         messages_destination=message_destination(getattr(program, "messenger", None)),
     )
-    collector = MetricsCollector(program, since, queues=[])
-    snapshot = collector.collect()
-    activity.problems.extend(snapshot.problems)
-    activity.recordings_today = snapshot.recordings
-    activity.processed_today = snapshot.model_outputs
-    activity.detections_today = snapshot.detections
-    activity.messages_pending = snapshot.messages_pending
-    activity.messages_sent = snapshot.messages_sent
-    database = collector.store_db
-    if database is not None and database.exists():
+    for label, read, database in (
+        ("store", _store, _db_path(getattr(program, "store", None))),
+        ("messages", _outbox, _db_path(getattr(program, "message_store", None))),
+    ):
+        if database is None or not database.exists():
+            continue
         try:
-            activity.last_recording = _last_recording(database)
-            activity.detections_by_tag = detections_by_tag(database, since)
+            read(activity, database)
         except Exception as error:  # locked or foreign database: unknown
-            activity.problems.append(f"store: {error or type(error).__name__}")
+            activity.problems.append(f"{label}: {error or type(error).__name__}")
     return activity

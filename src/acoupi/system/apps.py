@@ -28,10 +28,15 @@ def get_celery_app(settings: Settings) -> "Celery":
     """
     # Looked up at call time so that tests can patch ``programs.load_program``.
     from acoupi.system import programs
+    from acoupi.system.logfiles import install_log_rotation
     from acoupi.system.permissions import restrict_umask
+    from acoupi.system.time_limits import install_time_limits
 
     # Workers started by systemd or celery multi write logs, results and
     # recordings: private whatever umask the service has.
     restrict_umask()
+    install_log_rotation()
+    # Celery enforces time limits only in its prefork pool.
+    install_time_limits()
 
     return programs.load_program(settings).app

@@ -54,6 +54,7 @@ __all__ = [
     "is_embedded",
     "place_embedded",
     "pending_task_arguments",
+    "prune_results",
     "purge_queues",
     "queue_depths",
 ]
@@ -71,6 +72,10 @@ EMBEDDED_RESULT_BACKEND = "file://"
 
 RECLAIM_INTERVAL = 5.0
 """Seconds between two looks for messages claimed by consumers that died."""
+
+RESULT_TTL = 3600.0
+"""Seconds a task result file is kept (Celery's file backend never deletes
+them; its daily cleanup does not apply to it)."""
 
 POLLING_INTERVAL = 0.5
 """Seconds between two looks at the queue folder by an idle consumer.
@@ -206,6 +211,8 @@ def place_embedded(conf: Dict[str, Any], settings: Settings) -> Dict[str, Any]:
             "store_processed": False,
             "claimed_folder": str(paths.claimed),
             "unreadable_folder": str(paths.unreadable),
+            # acoupi's own option (kombu ignores it): results to prune.
+            "results_folder": str(paths.results),
             "polling_interval": POLLING_INTERVAL,
             **(conf.get("broker_transport_options") or {}),
         }
@@ -352,6 +359,28 @@ def purge_queues(app: "Celery", queues: Iterable[str]) -> Dict[str, int]:
     return purged
 
 
+def prune_results(folder: Path, ttl: float = RESULT_TTL) -> int:
+    """Delete result files older than ``ttl`` seconds; return how many.
+
+    Called by every consumer of the embedded broker as it polls (at most
+    every :data:`RECLAIM_INTERVAL`), so results never pile up.
+    """
+    removed = 0
+    cutoff = time.time() - ttl
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # read or removed meanwhile
+    return removed
+
+
 class Channel(filesystem.Channel):
     """Kombu's filesystem channel, made crash-safe and private.
 
@@ -414,6 +443,9 @@ class Channel(filesystem.Channel):
             )
         except OSError as error:
             logger.warning("Could not look for orphaned broker messages: %s", error)
+        results = self.transport_options.get("results_folder")
+        if results:
+            prune_results(Path(results))
 
     # kombu's own bases disagree on the name of the second argument.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]

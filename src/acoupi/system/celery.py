@@ -346,6 +346,18 @@ def get_celery_status(
         proven = _heartbeat_status(settings, expected)
         if proven is not None:
             return proven
+    elif _is_embedded(settings):
+        # Nobody to ping, and the built-in broker is folders: checking them
+        # is all a connection would tell, without importing kombu's stack.
+        from acoupi.system.broker import check_embedded_broker
+
+        try:
+            check_embedded_broker(settings)
+        except CeleryUnavailableError as error:
+            return CeleryStatus(state=CeleryState.UNAVAILABLE, detail=error.message)
+        return CeleryStatus(
+            state=CeleryState.UNAVAILABLE, detail="No Celery worker is running."
+        )
     try:
         with _Broker(settings, connect_timeout) as (app, connection):
             if not expected:
@@ -393,6 +405,16 @@ def get_celery_status(
         workers=statuses,
         detail="No Celery worker answered.",
     )
+
+
+def _is_embedded(settings: Settings) -> bool:
+    """Whether the configured broker is the built-in one (False if unknown)."""
+    from acoupi.system.broker import is_embedded
+
+    try:
+        return is_embedded(_load_celery_config(settings))
+    except Exception:  # missing or broken config: _Broker explains it
+        return False
 
 
 def _heartbeat_status(
@@ -576,7 +598,10 @@ def _check_privileges(settings: Settings) -> None:
             "Celery workers refuse to run as root while they accept pickled "
             "messages (acoupi's default).",
             help="Run acoupi as a normal user (recommended; the systemd user "
-            "services do), or set C_FORCE_ROOT=1 if you really must.",
+            "services do), or use the JSON serializer, which runs no code "
+            "from the queue (`acoupi setup ... --task_serializer json "
+            "--result_serializer json --accept_content '[\"json\"]'`), or "
+            "set C_FORCE_ROOT=1 if you really must.",
         )
 
 

@@ -12,6 +12,7 @@ Queue files are also checked before they are read: with pickle, reading a
 message runs code, so only regular files owned by this user are accepted.
 """
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -19,7 +20,13 @@ from typing import List, Optional
 
 from acoupi.system.pidfiles import process_start_time
 
-__all__ = ["owner_name", "pending_messages", "refusal", "requeue_orphans"]
+__all__ = [
+    "drop_claim",
+    "owner_name",
+    "pending_messages",
+    "refusal",
+    "requeue_orphans",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +157,35 @@ def pending_messages(queue: Path, claimed: Path, queue_name: str) -> List[Path]:
             if not name.startswith(".") and name.partition(".")[2] == wanted
         ]
     return found
+
+
+def drop_claim(claimed: Path, task_id: str, keep_in: Path) -> Optional[Path]:
+    """Take the message of task ``task_id`` out of this process's claims.
+
+    Used when this worker must exit because the task is stuck: the message
+    is moved to ``keep_in`` (kept for inspection, not run again), so that
+    the restarted worker does not take the same stuck task again.
+
+    Returns
+    -------
+    Path or None
+        Where the message was moved, or None if this process holds no such
+        message.
+    """
+    folder = claimed / owner_name()
+    try:
+        paths = sorted(folder.iterdir())
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            message = json.loads(path.read_text())
+            claimed_id = message["headers"]["id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(claimed_id) == str(task_id):
+            keep_in.mkdir(parents=True, exist_ok=True)
+            destination = keep_in / path.name
+            os.replace(path, destination)
+            return destination
+    return None

@@ -23,6 +23,7 @@ from typing import Optional
 from acoupi.system.atomic import atomic_write_text
 from acoupi.system.constants import Settings
 from acoupi.system.exceptions import AcoupiError
+from acoupi.system.pidfiles import process_start_time
 
 __all__ = [
     "ForegroundRun",
@@ -48,8 +49,8 @@ class ForegroundRun:
     """A running ``acoupi run``."""
 
     pid: int
-    started: Optional[int]
-    """Process start time in clock ticks since boot (``/proc/<pid>/stat``)."""
+    started: Optional[float]
+    """When the process started (epoch seconds, from ``/proc``)."""
 
     deployment: str
 
@@ -60,24 +61,6 @@ def _run_file(settings: Settings) -> Path:
 
 def _request_file(settings: Settings) -> Path:
     return Path(settings.run_dir) / STOP_REQUEST_FILE
-
-
-def process_start_time(pid: int) -> Optional[int]:
-    """Return when ``pid`` started (clock ticks since boot), or None.
-
-    None when the process does not exist or is a zombie, or off Linux.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    if not fields or fields[0] == "Z":
-        return None
-    try:
-        return int(fields[19])  # field 22 of stat(5), after "pid (comm)"
-    except (IndexError, ValueError):
-        return None
 
 
 def register_run(settings: Settings, deployment: str) -> None:
@@ -98,16 +81,21 @@ def clear_run(settings: Settings) -> None:
 
 
 def _alive(run: ForegroundRun) -> bool:
-    now = process_start_time(run.pid)
-    if now is None:
-        try:
-            os.kill(run.pid, 0)  # no /proc: trust the pid alone
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return not Path("/proc").is_dir()
-    return run.started is None or now == run.started
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, but another user's: request_stop says so
+    try:
+        state = Path(f"/proc/{run.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return True  # no /proc: the pid is all there is to go by
+    if state[:1] == ["Z"]:
+        return False  # exited, not yet reaped by its parent
+    started = process_start_time(run.pid)
+    # Another start time: the pid now belongs to an unrelated process.
+    return run.started is None or started is None or abs(started - run.started) < 0.01
 
 
 def find_run(settings: Settings) -> Optional[ForegroundRun]:

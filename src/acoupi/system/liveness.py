@@ -142,18 +142,3 @@ def worker_liveness(
             return None
         result[name] = _read_pid(beat) == pid and age <= HEARTBEAT_STALE
     return result
-
-
-def supervisor_of(pid: int) -> Optional[int]:
-    """The ``acoupi run`` process that started ``pid``, if there is one."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        parent = int(stat.rpartition(")")[2].split()[1])
-        command = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError, IndexError):
-        return None
-    words = [Path(part.decode(errors="replace")).name for part in command if part]
-    # `acoupi run`, `acoupi deployment start --foreground`, `python -m acoupi`.
-    if any(word.startswith("acoupi") for word in words[:3]) or "acoupi" in words:
-        return parent
-    return None

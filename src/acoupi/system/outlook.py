@@ -27,6 +27,7 @@ __all__ = [
     "ScheduleOutlook",
     "program_timezone",
     "schedule_outlook",
+    "schedule_seconds",
 ]
 
 RECORDING_TASK = "recording_task"
@@ -69,19 +70,27 @@ class ScheduleOutlook(BaseModel):
     """Timezone the program's times of day are written in."""
 
 
+def schedule_seconds(schedule: Any) -> Optional[float]:
+    """Seconds between runs of a beat schedule entry; None if not an interval.
+
+    Programs give seconds, a ``timedelta`` or a Celery ``schedule``; a
+    ``crontab`` (or anything else) has no single interval.
+    """
+    if isinstance(schedule, datetime.timedelta):
+        return schedule.total_seconds()
+    if isinstance(schedule, (int, float)) and not isinstance(schedule, bool):
+        return float(schedule)
+    run_every = getattr(schedule, "run_every", None)  # celery.schedules.schedule
+    if isinstance(run_every, datetime.timedelta) and not hasattr(schedule, "hour"):
+        return run_every.total_seconds()
+    return None
+
+
 def _interval_seconds(program: Any) -> Optional[float]:
     """Seconds between recordings from the program's beat schedule."""
     app = getattr(program, "app", None)
     schedule = getattr(getattr(app, "conf", None), "beat_schedule", None) or {}
-    entry = schedule.get(RECORDING_TASK, {}).get("schedule")
-    if isinstance(entry, datetime.timedelta):
-        return entry.total_seconds()
-    if isinstance(entry, (int, float)):
-        return float(entry)
-    run_every = getattr(entry, "run_every", None)  # celery.schedules.schedule
-    if isinstance(run_every, datetime.timedelta):
-        return run_every.total_seconds()
-    return None
+    return schedule_seconds(schedule.get(RECORDING_TASK, {}).get("schedule"))
 
 
 def _conditions(program: Any) -> List[Any]:

@@ -36,6 +36,7 @@ __all__ = [
     "get_user_unit_dir",
     "has_systemd_user_session",
     "install_services",
+    "remove_dashboard_unit",
     "services_are_installed",
     "start_services",
     "status_services",
@@ -310,6 +311,32 @@ def uninstall_services(settings: Settings, path: Optional[Path] = None) -> None:
     ):
         (unit_dir / name).unlink(missing_ok=True)
     _daemon_reload()
+
+
+def remove_dashboard_unit(settings: Settings, path: Optional[Path] = None) -> bool:
+    """Stop, disable and delete the dashboard unit (``acoupi dashboard disable``).
+
+    The two other units keep running. Without a systemd user session only
+    the file is deleted. Returns whether a unit file was there.
+    """
+    unit = _unit_dir(path) / settings.acoupi_dashboard_service_file
+    if not unit.exists():
+        return False
+    systemctl = _systemctl()
+    if systemctl is not None and has_systemd_user_session():
+        for verb in ("stop", "disable"):
+            try:
+                subprocess.run(
+                    [systemctl, "--user", verb, unit.name],
+                    capture_output=True,
+                    timeout=SYSTEMCTL_TIMEOUT,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as error:
+                logger.warning("systemctl --user %s %s: %s", verb, unit.name, error)
+    unit.unlink(missing_ok=True)
+    _daemon_reload()
+    return True
 
 
 def _daemon_reload() -> None:

@@ -94,6 +94,8 @@ class AcoupiStatus(BaseModel):
     pending: Optional[str] = None
     """Recordings written but not yet filed, wherever they wait, and the age
     of the oldest (e.g. ``3 recording(s), oldest written 4.5 min ago``)."""
+    storage: Optional[str] = None
+    """Why recording is paused for lack of disk space; None when it is not."""
 
     running: Optional[Running] = None
     """Services, foreground or stopped; None when unknown."""
@@ -145,9 +147,36 @@ def _services_status(settings: Settings) -> ServicesStatus:
     )
 
 
+BROKER_WAIT = 0.75
+"""Seconds status waits for the broker (connect, queue depth): an unreachable
+broker must not hold the answer up beyond a second."""
+
+
+def _within(seconds: float, read: Callable[..., Any], *args: Any) -> Any:
+    """``read(*args)``, or None when it fails or takes longer than ``seconds``.
+
+    Runs in a daemon thread, so a call stuck on a dead network neither
+    delays the answer nor the exit of the command.
+    """
+    import threading
+
+    result: list[Any] = []
+
+    def call() -> None:
+        try:
+            result.append(read(*args))
+        except Exception:  # broker down: the value is unknown, not zero
+            logger.debug("Could not read %s", read.__name__, exc_info=True)
+
+    thread = threading.Thread(target=call, name="acoupi-status-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return result[0] if result else None
+
+
 def _celery_status(settings: Settings) -> CeleryStatus:
     try:
-        return get_celery_status(settings)
+        return get_celery_status(settings, connect_timeout=BROKER_WAIT)
     except Exception as error:  # a status report must not raise
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
 
@@ -170,13 +199,9 @@ def _program_state(
     if program is None:
         return ProgramState.ERROR, None, None
     state = check_program(program)
-    try:
-        from acoupi.runtime.backlog import get_backlog
+    from acoupi.runtime.backlog import get_backlog
 
-        backlog: Optional[int] = get_backlog(program)
-    except Exception:  # broker down: the backlog is unknown, not zero
-        logger.debug("Could not measure the backlog", exc_info=True)
-        backlog = None
+    backlog = _within(BROKER_WAIT, get_backlog, program)
     from acoupi.runtime.pending import pending_recordings
 
     pending = pending_recordings(program)
@@ -184,18 +209,17 @@ def _program_state(
 
 
 def _running(settings: Settings, services: ServicesStatus) -> Running:
-    from acoupi.system.liveness import supervisor_of
+    from acoupi.system.foreground_runs import find_run
     from acoupi.system.pidfiles import owned_processes
 
     processes = owned_processes(Path(settings.run_dir))
     if services.acoupi == ServiceStatus.ACTIVE:
         return Running(mode=RunMode.SERVICES, processes=processes)
+    run = find_run(settings)
+    if run is not None:
+        return Running(mode=RunMode.FOREGROUND, pid=run.pid, processes=processes)
     if not processes:
         return Running(mode=RunMode.STOPPED)
-    for pid in processes.values():
-        supervisor = supervisor_of(pid)
-        if supervisor is not None:
-            return Running(mode=RunMode.FOREGROUND, pid=supervisor, processes=processes)
     return Running(mode=RunMode.DETACHED, processes=processes)
 
 
@@ -208,6 +232,7 @@ def _program_part(
     Optional[ScheduleOutlook],
     Optional[Activity],
     List[DiskUsage],
+    Optional[str],
 ]:
     """Everything that needs the loaded program (it is loaded once)."""
     from acoupi.system.activity import read_activity
@@ -218,7 +243,7 @@ def _program_part(
     state, backlog, pending = _program_state(program)
     folders = [Path(settings.home)]
     if program is None:
-        return state, backlog, pending, None, None, disk_usage(folders)
+        return state, backlog, pending, None, None, disk_usage(folders), None
     activity: Optional[Activity] = None
     outlook: Optional[ScheduleOutlook] = None
     try:
@@ -234,7 +259,10 @@ def _program_part(
     except Exception:  # a condition may fail any way
         logger.debug("Could not work out the schedule", exc_info=True)
     folders.extend(storage_folders(program))
-    return state, backlog, pending, outlook, activity, disk_usage(folders)
+    from acoupi.components.disk_guard import storage_problem_of
+
+    storage = storage_problem_of(program)
+    return state, backlog, pending, outlook, activity, disk_usage(folders), storage
 
 
 def _deployment(settings: Settings) -> Optional[Deployment]:
@@ -270,7 +298,9 @@ def get_status(settings: Settings) -> AcoupiStatus:
         celery = pool.submit(_celery_status, settings)
         program = pool.submit(_program_part, settings, deployment)
         services = pool.submit(_services_status, settings)
-        program_state, backlog, pending, outlook, activity, disk = program.result()
+        program_state, backlog, pending, outlook, activity, disk, storage = (
+            program.result()
+        )
         services_status = services.result()
         try:
             running: Optional[Running] = _running(settings, services_status)
@@ -288,4 +318,5 @@ def get_status(settings: Settings) -> AcoupiStatus:
             activity=activity,
             disk=disk,
             pending=pending,
+            storage=storage,
         )

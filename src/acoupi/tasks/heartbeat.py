@@ -1,7 +1,7 @@
 """The heartbeat task: tell the server that the device is alive."""
 
 import logging
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, TypeVar, Union
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,12 @@ class Heartbeat(BaseModel):
     acoupi_version: str = acoupi.__version__
     detection_backlog: Optional[int] = None
     """Recordings waiting for detection, when the program measures it."""
+    problem: Optional[str] = Field(
+        default=None, exclude_if=lambda problem: problem is None
+    )
+    """What keeps the device from working normally (``status`` is then
+    ``"PROBLEM"``), e.g. recording paused for lack of disk space; left out
+    of the JSON when there is none."""
     metrics: List[data.Metric] = Field(
         default_factory=list, exclude_if=lambda metrics: not metrics
     )
@@ -57,6 +63,7 @@ def generate_heartbeat_task(
     backlog: Optional[Callable[[], Optional[int]]] = None,
     metrics: Optional[List[MetricFn]] = None,
     serializer: HeartbeatSerializer = heartbeat_to_json,
+    problem: Optional[Callable[[], Optional[str]]] = None,
 ) -> Callable[[], None]:
     """Build the task that sends a heartbeat through every messenger.
 
@@ -83,6 +90,10 @@ def generate_heartbeat_task(
     serializer
         Turns the :class:`Heartbeat` into the message content (``str`` or
         ``bytes``); JSON text by default.
+    problem
+        Optional function returning what keeps the device from working
+        normally (None when all is well), e.g. a full disk; reported with
+        status ``PROBLEM`` so the server sees it.
 
     Returns
     -------
@@ -102,11 +113,14 @@ def generate_heartbeat_task(
     def heartbeat_task() -> None:
         now = now_utc()
         try:
+            trouble = _measure(problem, logger)
             heartbeat = Heartbeat(
                 device_id=devices.get_device_id(),
                 sent_on=now,
+                status="OK" if trouble is None else "PROBLEM",
                 detection_backlog=_measure(backlog, logger),
                 metrics=_collect(metrics or [], logger),
+                problem=trouble,
             )
             content = serializer(heartbeat)
         except Exception:
@@ -143,15 +157,18 @@ def generate_heartbeat_task(
     return heartbeat_task
 
 
+T = TypeVar("T")
+
+
 def _measure(
-    backlog: Optional[Callable[[], Optional[int]]], logger: logging.Logger
-) -> Optional[int]:
-    if backlog is None:
+    measure: Optional[Callable[[], Optional[T]]], logger: logging.Logger
+) -> Optional[T]:
+    if measure is None:
         return None
     try:
-        return backlog()
+        return measure()
     except Exception:  # a heartbeat must go out even when the broker is down
-        logger.warning("Could not measure the detection backlog.", exc_info=True)
+        logger.warning("Could not measure %s.", measure, exc_info=True)
         return None
 
 

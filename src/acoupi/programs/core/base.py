@@ -64,6 +64,11 @@ class AcoupiProgram(ABC, Generic[ProgramConfig]):
     def __init__(self, program_config: ProgramConfig, app: "Celery"):
         from celery.utils.log import get_task_logger
 
+        from acoupi.system.message_serializer import register_data_types
+
+        # Tasks pass acoupi data between them: with the json serializer
+        # (no code from the queue) both sides must know these types.
+        register_data_types()
         self.config = program_config
         self.app = app
         self.tasks: Dict[str, Task] = {}

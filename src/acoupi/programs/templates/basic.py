@@ -25,12 +25,16 @@ from acoupi.components.audio_recorder import (
     MicrophoneConfig,
     PyAudioRecorder,
 )
+from acoupi.components.disk_guard import EnoughDiskSpace
 from acoupi.components.recording_conditions import IsInInterval
+from acoupi.components.retention import apply_retention
 from acoupi.components.saving_managers import DateFileManager
 from acoupi.components.stores import SqliteStore
 from acoupi.programs.core.base import AcoupiProgram, NoUserPrompt
 from acoupi.programs.core.workers import DEFAULT_WORKER_CONFIG
 from acoupi.programs.templates.checks import run_component_check
+from acoupi.system.disk import storage_folders
+from acoupi.system.exceptions import HealthCheckError
 from acoupi.system.files import get_temp_files
 from acoupi.system.folders import (
     default_temp_dir,
@@ -45,7 +49,12 @@ __all__ = [
     "BasicProgram",
     "BasicProgramConfiguration",
     "PathsConfiguration",
+    "StorageConfiguration",
 ]
+
+
+MEGABYTE = 1_000_000
+"""Bytes in the MB of the storage settings (as ``df -H`` counts)."""
 
 
 def _recordings(count: int) -> str:
@@ -97,6 +106,31 @@ class PathsConfiguration(BaseModel):
     db_metadata: Path = Field(default_factory=lambda: storage_path("metadata.db"))
 
 
+class StorageConfiguration(BaseModel):
+    """Disk guard and retention of kept recordings.
+
+    Change with ``acoupi config set storage.<field> <value>``.
+    """
+
+    min_free_mb: Annotated[int, NoUserPrompt] = Field(default=200, ge=0)
+    """Recording pauses while less than this is free (MB) on the disk of the
+    temporary folder, the recordings or the database, so the database and
+    the messages always have room."""
+
+    keep_free_mb: Annotated[Optional[int], NoUserPrompt] = Field(default=None, ge=0)
+    """Retention: delete the oldest kept recordings while less than this is
+    free (MB) on the recordings' disk. None (default): never delete for
+    space."""
+
+    max_age_days: Annotated[Optional[float], NoUserPrompt] = Field(default=None, gt=0)
+    """Retention: delete kept recordings older than this. None: keep them."""
+
+    delete_detected: Annotated[bool, NoUserPrompt] = False
+    """Retention may also delete recordings with detections (after every
+    recording without). Recordings named in unsent messages are never
+    deleted."""
+
+
 class BasicProgramConfiguration(BaseModel):
     """Configuration of a BasicProgram."""
 
@@ -104,6 +138,7 @@ class BasicProgramConfiguration(BaseModel):
     microphone: MicrophoneConfig
     recording: AudioConfiguration = Field(default_factory=AudioConfiguration)
     paths: PathsConfiguration = Field(default_factory=PathsConfiguration)
+    storage: StorageConfiguration = Field(default_factory=StorageConfiguration)
 
 
 C = TypeVar("C", bound=BasicProgramConfiguration)
@@ -150,7 +185,15 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             self.tasks["file_management_task"].apply()
 
     def check(self, config: C) -> None:
-        """Check the recorder, then the base checks."""
+        """Check the disk space and the recorder, then the base checks."""
+        problem = self.disk_guard(config).problem()
+        if problem is not None:
+            raise HealthCheckError(
+                problem,
+                help=f"Free some space (copy recordings off {config.paths.recordings}"
+                "), or let acoupi delete the oldest ones: `acoupi config set "
+                "storage.keep_free_mb 1000`.",
+            )
         run_component_check(self.recorder)
         super().check(config)
 
@@ -193,6 +236,16 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
         )
         return [IsInInterval(interval, zoneinfo.ZoneInfo(config.timezone))]
 
+    def disk_guard(self, config: C) -> EnoughDiskSpace:
+        """Return the condition that pauses recording on a nearly full disk."""
+        return EnoughDiskSpace(
+            storage_folders(self), config.storage.min_free_mb * MEGABYTE
+        )
+
+    def storage_problem(self) -> Optional[str]:
+        """Return why recording is paused for lack of disk space, or None."""
+        return self.disk_guard(self.config).problem()
+
     def get_recording_filters(self, config: C) -> List[types.RecordingSavingFilter]:
         """Return the filters deciding which recordings to keep (none: keep all)."""
         return []
@@ -224,12 +277,17 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             recorder=self.recorder,
             store=self.store,
             logger=self.logger.getChild("recording"),
-            recording_conditions=self.get_recording_conditions(config),
+            # The guard is added here, so programs that override the
+            # conditions keep it.
+            recording_conditions=[
+                *self.get_recording_conditions(config),
+                self.disk_guard(config),
+            ],
         )
 
     def create_file_management_task(self, config: C) -> Callable[[], None]:
-        """Return the file management task."""
-        return generate_file_management_task(
+        """Return the file management task, which then applies retention."""
+        manage = generate_file_management_task(
             store=self.store,
             file_managers=self.get_file_managers(config),
             logger=self.logger.getChild("file_management"),
@@ -237,6 +295,25 @@ class BasicProgram(AcoupiProgram[C], Generic[C]):
             required_models=self.get_required_models(config),
             tmp_path=config.paths.tmp_audio,
         )
+        storage = config.storage
+
+        def file_management_task() -> None:
+            manage()
+            try:
+                apply_retention(
+                    self.store,
+                    config.paths.recordings,
+                    keep_free=None
+                    if storage.keep_free_mb is None
+                    else storage.keep_free_mb * MEGABYTE,
+                    max_age_days=storage.max_age_days,
+                    delete_detected=storage.delete_detected,
+                    message_store=getattr(self, "message_store", None),
+                )
+            except Exception:  # filing happened; retention retries next run
+                self.logger.exception("Retention failed.")
+
+        return file_management_task
 
     def register_recording_task(self, config: C) -> None:
         """Record every ``recording.interval`` seconds on the recording queue."""

@@ -124,10 +124,15 @@ class MessagingProgram(BasicProgram[C], Generic[C]):
             return None
         from acoupi.runtime.backlog import get_backlog
 
+        # Stored like any message: a heartbeat due during an outage is sent
+        # later by the send-messages task, so the server sees when the device
+        # was alive (upstream dropped it).
         return generate_heartbeat_task(
             messengers=[self.messenger],
             logger=self.logger.getChild("heartbeat"),
+            message_store=self.message_store,
             backlog=lambda: get_backlog(self),
+            problem=getattr(self, "storage_problem", None),
         )
 
     def register_messaging_task(self, config: C) -> None:

@@ -1,5 +1,12 @@
-"""Configuration files: load, write, show, edit, and build from arguments."""
+"""Configuration files: load, write, show, edit, and build from arguments.
 
+``parse_config_from_args`` (prompts, click) is imported on first use: the
+workers and beat only load configs, and would otherwise carry click.
+"""
+
+from typing import TYPE_CHECKING
+
+from acoupi._lazy import lazy_exports
 from acoupi.system.config.operations import (
     config_to_jsonable,
     dump_config,
@@ -8,7 +15,9 @@ from acoupi.system.config.operations import (
     set_config_field,
     write_config,
 )
-from acoupi.system.config.parsers import parse_config_from_args
+
+if TYPE_CHECKING:
+    from acoupi.system.config.parsers import parse_config_from_args
 
 __all__ = [
     "config_to_jsonable",
@@ -19,3 +28,5 @@ __all__ = [
     "set_config_field",
     "write_config",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {"parse_config_from_args": "parsers"})

@@ -13,7 +13,7 @@ and ``high_freq`` is a frequency band heard through that microphone.
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from pydantic import BaseModel
@@ -157,15 +157,17 @@ def _microphone_problems(path: str, section: BaseModel) -> List[ConfigProblem]:
 
 
 def _band_problems(
-    path: str, band: BaseModel, microphone_path: str, rate: float, expansion: float
+    path: str, band: BaseModel, microphone_path: str, rate: float
 ) -> List[ConfigProblem]:
     low, high = _number(band, "low_freq"), _number(band, "high_freq")
     if low is None or high is None:
         return []
-    nyquist = rate * expansion / 2
+    # ``samplerate`` is the rate the sound is sampled at; time expansion
+    # only changes the rate written in the files, not what is heard.
+    nyquist = rate / 2
     label = getattr(band, "label", None) or path
     rate_field = _join(microphone_path, "samplerate")
-    needed = int(high * 2 / expansion)
+    needed = int(high * 2)
     fix = (
         f"Set {rate_field} to {needed} or more if the microphone supports it, "
         "or lower the band."
@@ -181,7 +183,10 @@ def _band_problems(
                 fix,
             )
         ]
-    if high > nyquist:
+    # The detector clips a band at the Nyquist frequency, so a band that is
+    # mostly heard (192 kHz and the default 20-120 kHz bat band) is fine;
+    # one mostly cut off (48 kHz: 20-24 kHz of it) is worth a warning.
+    if high > nyquist and (nyquist - low) < (high - low) / 2:
         return [
             ConfigProblem(
                 (_join(path, "high_freq"), rate_field),
@@ -194,6 +199,30 @@ def _band_problems(
             )
         ]
     return []
+
+
+def _all_band_problems(
+    sections: List[Tuple[str, BaseModel]], mic_path: str, rate: float
+) -> List[ConfigProblem]:
+    """Problems of every band; a deaf band is an error only if all are deaf.
+
+    A detector with one band out of reach still works with the others, so
+    that band alone is a warning; when no band can hear anything, the
+    program can never detect and the configuration cannot work.
+    """
+    bands = [
+        (path, section)
+        for path, section in sections
+        if _number(section, "low_freq") is not None
+        and _number(section, "high_freq") is not None
+    ]
+    problems = []
+    for path, band in bands:
+        problems.extend(_band_problems(path, band, mic_path, rate))
+    deaf = [problem for problem in problems if problem.error]
+    if len(deaf) < len(bands):
+        problems = [replace(problem, error=False) for problem in problems]
+    return problems
 
 
 def find_config_problems(config: BaseModel, prefix: str = "") -> List[ConfigProblem]:
@@ -223,12 +252,8 @@ def find_config_problems(config: BaseModel, prefix: str = "") -> List[ConfigProb
     if microphone is not None:
         mic_path, mic = microphone
         rate = _number(mic, "samplerate") or 0.0
-        expansion = _number(mic, "time_expansion") or 1.0
         if MIN_SAMPLERATE <= rate <= MAX_SAMPLERATE:
-            for path, section in sections:
-                problems.extend(
-                    _band_problems(path, section, mic_path, rate, expansion)
-                )
+            problems.extend(_all_band_problems(sections, mic_path, rate))
     return sorted(problems, key=lambda problem: not problem.error)
 
 

@@ -103,7 +103,7 @@ def _fix_help(fields: List[str]) -> str:
     example = next((name for name in fields if name), "<field>")
     return (
         "Correct the listed fields by editing the file or with "
-        f"`acoupi config set --field {example} <value>`, or re-run "
+        f"`acoupi config set {example} <value>`, or re-run "
         "`acoupi setup` to write a new configuration."
     )
 
@@ -257,7 +257,7 @@ def get_config_field(config: BaseModel, field: Optional[str]) -> Any:
         elif current is None:
             raise AttributeError(
                 f"Cannot get '{field}': the section '{parent}' is not set. "
-                f"Set it first with `acoupi config set --field {parent} <json>`."
+                f"Set it first with `acoupi config set {parent} <json>`."
             )
         else:
             raise AttributeError(

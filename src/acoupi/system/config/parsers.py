@@ -736,24 +736,42 @@ def _problems(
     )
 
 
+def _askable(field: FieldInfo) -> bool:
+    """Whether asking this field again puts a question to the user.
+
+    True for a simple value that is prompted for, or a section that asks
+    for itself (such as the microphone). Lists, tuples and ``NoUserPrompt``
+    fields are not asked again (they would keep their value silently, and
+    the same problem would come back without end).
+    """
+    sub_model = model_class(field.annotation)
+    if sub_model is not None:
+        return _setup_hook(sub_model) is not None
+    if get_field_dtype(field) in (list, tuple, set):
+        return False
+    return should_prompt(field)
+
+
 def _own_fields(model: Type[BaseModel], fields: List[str], prefix: str) -> List[str]:
-    """Names of ``model``'s simple fields among dotted ``fields``; [] if any is not."""
+    """Fields of ``model`` to ask again for the dotted ``fields`` in error.
+
+    A field inside a sub-section counts as that section's field of
+    ``model`` when the section asks for itself. Fields that cannot be asked
+    again are left out; [] means nothing can be asked to fix the problem.
+    """
     start = f"{prefix}." if prefix else ""
     if prefix in fields:
         # A rule of the whole section (a model validator): ask it all again.
-        fields = [start + name for name in model.model_fields]
         fields = [
-            f
-            for f in fields
-            if model_class(model.model_fields[f[len(start) :]].annotation) is None
+            start + name
+            for name, field in model.model_fields.items()
+            if model_class(field.annotation) is None
         ]
     names: List[str] = []
     for field in fields:
-        name = field[len(start) :] if field.startswith(start) else ""
+        name = field[len(start) :].split(".")[0] if field.startswith(start) else ""
         known = model.model_fields.get(name)
-        if known is None or model_class(known.annotation) is not None:
-            return []
-        if name not in names:
+        if known is not None and _askable(known) and name not in names:
             names.append(name)
     return names
 
@@ -785,7 +803,8 @@ def _parse_model(
             break
         click.secho(f"These values do not work together:\n{reason}", fg="red")
         for field_name in names:
-            field = _with_default(model.model_fields[field_name], values[field_name])
+            current = values.get(field_name)
+            field = _with_default(model.model_fields[field_name], current)
             values[field_name] = parse_field_from_args(
                 field_name, field, [], prompt, prefix
             )

@@ -11,11 +11,29 @@ BLOBs, ``response.status`` is the integer value of
 """
 
 import sqlite3
+from typing import Set
 
 from acoupi.components.sqlite_db import Migration, canonicalise_datetimes
-from acoupi.components.sqlite_tables import Column, Table, conform_tables
+from acoupi.components.sqlite_tables import (
+    Column,
+    Table,
+    conform_tables,
+    table_columns,
+)
+from acoupi.data import ResponseStatus
 
 __all__ = ["INDEXES", "MIGRATIONS", "TABLES"]
+
+_SUCCESS = int(ResponseStatus.SUCCESS)
+
+
+def _sent(old: Set[str]) -> str:
+    """Backfill ``sent`` from the responses already stored."""
+    return (
+        "EXISTS (SELECT 1 FROM response r WHERE r.message_id = message.id"
+        f" AND r.status = {_SUCCESS})"
+    )
+
 
 TABLES = (
     Table(
@@ -25,6 +43,10 @@ TABLES = (
             Column("content", "TEXT NOT NULL"),
             Column("created_on", "TEXT NOT NULL"),
             Column("message_type", "TEXT"),
+            # 1 once a SUCCESS response is stored: lets the outbox read its
+            # unsent messages through a small partial index instead of
+            # checking the responses of every message ever sent.
+            Column("sent", "INTEGER NOT NULL DEFAULT 0", source=_sent),
         ),
     ),
     Table(
@@ -83,6 +105,19 @@ def _canonicalise_legacy_values(connection: sqlite3.Connection) -> None:
     connection.executemany("UPDATE message SET content = ? WHERE rowid = ?", updates)
 
 
+def _add_sent_flag(connection: sqlite3.Connection) -> None:
+    """Add and fill ``message.sent`` in files adopted before it existed."""
+    if "sent" not in table_columns(connection, "message"):
+        connection.execute(
+            "ALTER TABLE message ADD COLUMN sent INTEGER NOT NULL DEFAULT 0"
+        )
+        connection.execute(f"UPDATE message SET sent = {_sent(set())}")
+    connection.execute(
+        "CREATE INDEX IF NOT EXISTS ix_message_unsent ON message (created_on)"
+        " WHERE sent = 0"
+    )
+
+
 MIGRATIONS = (
     Migration(
         "tables of this version (adopting files of upstream 0.3 to 0.8)"
@@ -93,5 +128,6 @@ MIGRATIONS = (
         "canonical datetimes and text contents in files from upstream acoupi",
         step=_canonicalise_legacy_values,
     ),
+    Migration("sent flag and partial index of unsent messages", step=_add_sent_flag),
 )
 """Ordered schema history; the schema version is its length."""

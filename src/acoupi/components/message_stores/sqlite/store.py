@@ -21,10 +21,8 @@ __all__ = ["SqliteMessageStore"]
 
 Order = Literal["oldest_first", "newest_first"]
 
-_UNSENT = (
-    "FROM message m WHERE NOT EXISTS (SELECT 1 FROM response r"
-    f" WHERE r.message_id = m.id AND r.status = {int(data.ResponseStatus.SUCCESS)})"
-)
+# "sent = 0" exactly, so SQLite reads the partial index ix_message_unsent.
+_UNSENT = "FROM message m WHERE m.sent = 0"
 
 
 class SqliteMessageStore(types.MessageStore):
@@ -132,6 +130,11 @@ class SqliteMessageStore(types.MessageStore):
                     datetime_to_db(response.received_on),
                 ),
             )
+            if response.status == data.ResponseStatus.SUCCESS:
+                connection.execute(
+                    "UPDATE message SET sent = 1 WHERE id = ?",
+                    (uuid_to_db(response.message.id),),
+                )
 
     def get_responses(self, message_id: UUID) -> List[data.Response]:
         """Return every response recorded for a message, oldest first.

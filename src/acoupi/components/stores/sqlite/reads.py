@@ -8,6 +8,7 @@ empty list matches nothing.
 """
 
 import datetime
+import json
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from acoupi.components.sqlite_db import (
     uuid_from_db,
     uuid_in,
 )
+from acoupi.components.stores.sqlite.trusted import trusted
 
 __all__ = [
     "current_deployment",
@@ -32,7 +34,9 @@ __all__ = [
     "recordings",
 ]
 
-_DEPLOYMENT_COLUMNS = "d.id, d.name, d.started_on, d.ended_on, d.latitude, d.longitude"
+_DEPLOYMENT_COLUMNS = (
+    "dep.id, dep.name, dep.started_on, dep.ended_on, dep.latitude, dep.longitude"
+)
 _RECORDING_COLUMNS = (
     "r.id, r.path, r.datetime, r.duration_s, r.samplerate_hz, r.audio_channels, "
     + _DEPLOYMENT_COLUMNS
@@ -86,46 +90,120 @@ class _Where:
         if lt is not None:
             self.add(f"{column} < ?", lt)
 
+    @classmethod
+    def of(cls, *clauses: str) -> "_Where":
+        """Return the conditions ``clauses`` (which take no parameters)."""
+        where = cls()
+        for clause in clauses:
+            where.add(clause)
+        return where
+
     def sql(self) -> str:
         return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
 
 
+_Deployment = trusted(
+    data.Deployment, ("id", "name", "started_on", "ended_on", "latitude", "longitude")
+)
+_Recording = trusted(
+    data.Recording,
+    (
+        "id",
+        "path",
+        "created_on",
+        "duration",
+        "samplerate",
+        "audio_channels",
+        "deployment",
+    ),
+)
+_Tag = trusted(data.Tag, ("key", "value"))
+_PredictedTag = trusted(data.PredictedTag, ("tag", "confidence_score"))
+_BoundingBox = trusted(data.BoundingBox, ("type", "coordinates"))
+# One constructor per Detection subclass: the store returns the subclass of
+# the stored prediction type (data.detection_class).
+_DETECTIONS = {
+    prediction_type: trusted(
+        data.detection_class(prediction_type),
+        ("id", "location", "detection_score", "tags", "prediction_type"),
+    )
+    for prediction_type in data.PredictionType
+}
+_ModelOutput = trusted(
+    data.ModelOutput,
+    ("id", "name_model", "recording", "tags", "detections", "created_on"),
+)
+
+# The order data.PredictedTag lists are kept in (see data.SortedTags):
+# highest score first, then key and value, descending. SQLite compares
+# text bytewise, which for UTF-8 is Python's code point order.
+_TAG_ORDER = "confidence_score DESC, key DESC, value DESC"
+
+
 def _deployment(row: Sequence[Any]) -> data.Deployment:
-    return data.Deployment(
-        id=uuid_from_db(row[0]),
-        name=row[1],
-        started_on=datetime_from_db(row[2]),
-        ended_on=None if row[3] is None else datetime_from_db(row[3]),
-        latitude=row[4],
-        longitude=row[5],
+    return _Deployment(
+        {
+            "id": uuid_from_db(row[0]),
+            "name": row[1],
+            "started_on": datetime_from_db(row[2]),
+            "ended_on": None if row[3] is None else datetime_from_db(row[3]),
+            "latitude": row[4],
+            "longitude": row[5],
+        }
     )
 
 
 def _recording(row: Sequence[Any]) -> data.Recording:
-    return data.Recording(
-        id=uuid_from_db(row[0]),
-        path=None if row[1] is None else Path(row[1]),
-        created_on=datetime_from_db(row[2]),
-        duration=row[3],
-        samplerate=row[4],
-        audio_channels=row[5],
-        deployment=_deployment(row[6:]),
+    return _Recording(
+        {
+            "id": uuid_from_db(row[0]),
+            "path": None if row[1] is None else Path(row[1]),
+            "created_on": datetime_from_db(row[2]),
+            "duration": row[3],
+            "samplerate": row[4],
+            "audio_channels": row[5],
+            "deployment": _deployment(row[6:]),
+        }
     )
 
 
-def _tag(key: str, value: str, score: float) -> data.PredictedTag:
-    return data.PredictedTag(tag=data.Tag(key=key, value=value), confidence_score=score)
+class _Tags:
+    """Builds predicted tags, sharing one Tag per (key, value) in a call.
+
+    Thousands of tags repeat a few species names; one Tag object each is
+    enough (tags read back are not meant to be changed in place).
+    """
+
+    def __init__(self) -> None:
+        self.tags: Dict[Tuple[str, str], data.Tag] = {}
+
+    def __call__(self, key: str, value: str, score: float) -> data.PredictedTag:
+        tag = self.tags.get((key, value))
+        if tag is None:
+            tag = self.tags[(key, value)] = _Tag({"key": key, "value": value})
+        return _PredictedTag({"tag": tag, "confidence_score": score})
+
+
+_DETECTION_COLUMNS = "d.id, d.location, d.detection_score, d.prediction_type"
 
 
 def _location(text: Optional[str]) -> Optional[data.BoundingBox]:
-    return data.BoundingBox.model_validate_json(text) if text else None
+    if not text:
+        return None
+    box = json.loads(text)
+    return _BoundingBox(
+        {
+            "type": box.get("type", "BoundingBox"),
+            "coordinates": tuple(box["coordinates"]),
+        }
+    )
 
 
 def current_deployment(connection: sqlite3.Connection) -> Optional[data.Deployment]:
     """Return the deployment that started last, or None."""
     row = connection.execute(
-        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployment d"
-        " ORDER BY d.started_on DESC, d.rowid DESC LIMIT 1"
+        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployment dep"
+        " ORDER BY dep.started_on DESC, dep.rowid DESC LIMIT 1"
     ).fetchone()
     return None if row is None else _deployment(row)
 
@@ -143,7 +221,7 @@ def recordings(
         return []
     rows = connection.execute(
         f"SELECT {_RECORDING_COLUMNS} FROM recording r"
-        " JOIN deployment d ON d.id = r.deployment_id"
+        " JOIN deployment dep ON dep.id = r.deployment_id"
         f"{where.sql()} ORDER BY r.datetime DESC, r.rowid DESC",
         where.params,
     )
@@ -259,14 +337,12 @@ def detections(
     where.between("mo.created_on", after, before)
     if where.matches_nothing:
         return []
-    rows = connection.execute(
-        "SELECT d.id, d.location, d.detection_score, d.prediction_type"
-        " FROM detection d JOIN model_output mo ON mo.id = d.model_output_id"
-        f"{where.sql()} ORDER BY mo.created_on, d.rowid",
-        where.params,
-    ).fetchall()
-    tags = _detection_tags(connection, uuid_in("pt.detection_id", _ids(rows)))
-    return [_detection(row, tags) for row in rows]
+    return _detections_with_tags(
+        connection,
+        " FROM model_output mo JOIN detection d ON d.model_output_id = mo.id",
+        where,
+        "mo.created_on, d.rowid",
+    )
 
 
 def predicted_tags(
@@ -309,34 +385,74 @@ def predicted_tags(
         f"{where.sql()} ORDER BY {order}",
         where.params,
     )
-    return [_tag(*row) for row in rows]
+    tag = _Tags()
+    return [tag(*row) for row in rows]
 
 
 def _ids(rows: Iterable[Sequence[Any]]) -> List[UUID]:
     return [uuid_from_db(row[0]) for row in rows]
 
 
-def _detection_tags(
-    connection: sqlite3.Connection, condition: str
-) -> Dict[bytes, List[data.PredictedTag]]:
-    tags: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
-    for detection_id, key, value, score in connection.execute(
-        "SELECT pt.detection_id, pt.key, pt.value, pt.confidence_score"
-        f" FROM predicted_tag pt WHERE {condition}"
-    ):
-        tags[detection_id].append(_tag(key, value, score))
-    return tags
+def _detections_with_tags(
+    connection: sqlite3.Connection,
+    source: str,
+    where: _Where,
+    order: str,
+    group: str = "NULL",
+) -> Any:
+    """Return detections (with their tags) of ``source`` and ``where``.
 
-
-def _detection(
-    row: Sequence[Any], tags: Dict[bytes, List[data.PredictedTag]]
-) -> data.Detection:
-    return data.detection_class(row[3])(
-        id=uuid_from_db(row[0]),
-        location=_location(row[1]),
-        detection_score=row[2],
-        tags=tags.get(row[0], []),
+    One query joins each detection with its tags, ordered by ``order`` then
+    by tag order, and the rows are folded into detections as they stream
+    in. With ``group`` (an SQL expression, e.g. the model output id) the
+    result is a dict of detection lists by that value; without, a list.
+    """
+    rows = connection.execute(
+        f"SELECT {_DETECTION_COLUMNS}, {group}, pt.key, pt.value,"
+        f" pt.confidence_score{source}"
+        " LEFT JOIN predicted_tag pt ON pt.detection_id = d.id"
+        f"{where.sql()} ORDER BY {order}, pt.{_TAG_ORDER.replace(', ', ', pt.')}",
+        where.params,
     )
+    grouped: Dict[Any, List[data.Detection]] = defaultdict(list)
+    tags: Dict[Tuple[str, str], data.Tag] = {}
+    current: Optional[bytes] = None
+    detection_tags: List[data.PredictedTag] = []
+    for row in rows:
+        if row[0] != current:
+            current = row[0]
+            detection_tags = []
+            prediction_type = _prediction_type(row[3])
+            grouped[row[4]].append(
+                _DETECTIONS[prediction_type](
+                    {
+                        "id": uuid_from_db(current),
+                        "location": _location(row[1]),
+                        "detection_score": row[2],
+                        "tags": detection_tags,
+                        "prediction_type": prediction_type,
+                    }
+                )
+            )
+        key = row[5]
+        if key is None:  # a detection without tags
+            continue
+        tag = tags.get((key, row[6]))
+        if tag is None:
+            tag = tags[(key, row[6])] = _Tag({"key": key, "value": row[6]})
+        detection_tags.append(_PredictedTag({"tag": tag, "confidence_score": row[7]}))
+    if group == "NULL":
+        return grouped.get(None, [])
+    return grouped
+
+
+_PREDICTION_TYPES = {kind.value: kind for kind in data.PredictionType}
+
+
+def _prediction_type(value: Optional[str]) -> data.PredictionType:
+    # NULL (a detection stored by acoupi 0.3) or a type this version does
+    # not know: read as the most general type, as data.detection_class does.
+    return _PREDICTION_TYPES.get(value or "", data.PredictionType.PRESENCE)
 
 
 def _assemble_outputs(
@@ -348,41 +464,37 @@ def _assemble_outputs(
     if not rows:
         return []
     output_ids = _ids(rows)
-    detection_rows: Dict[bytes, List[Sequence[Any]]] = defaultdict(list)
-    for row in connection.execute(
-        "SELECT d.id, d.location, d.detection_score, d.prediction_type,"
-        " d.model_output_id"
-        f" FROM detection d WHERE {uuid_in('d.model_output_id', output_ids)}"
-    ):
-        detection_rows[row[4]].append(row)
-    detection_tags = _detection_tags(
+    detections_by_output = _detections_with_tags(
         connection,
-        "pt.detection_id IN (SELECT id FROM detection d"
-        f" WHERE {uuid_in('d.model_output_id', output_ids)})",
+        " FROM detection d",
+        _Where.of(uuid_in("d.model_output_id", output_ids)),
+        # d.id: the order data.ModelOutput keeps its detections in.
+        "d.id",
+        group="d.model_output_id",
     )
     output_tags: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
+    tag = _Tags()
     for output_id, key, value, score in connection.execute(
         "SELECT model_output_id, key, value, confidence_score FROM predicted_tag"
         # "+" keeps the planner off the detection_id index, where IS NULL
         # would match every recording-level tag in the file.
         f" WHERE {uuid_in('model_output_id', output_ids)}"
-        " AND +detection_id IS NULL"
+        f" AND +detection_id IS NULL ORDER BY {_TAG_ORDER}"
     ):
-        output_tags[output_id].append(_tag(key, value, score))
+        output_tags[output_id].append(tag(key, value, score))
 
     outputs = []
     for output_id, model_name, recording_id, created_on in rows:
         outputs.append(
-            data.ModelOutput(
-                id=uuid_from_db(output_id),
-                name_model=model_name,
-                recording=recordings_by_id[uuid_from_db(recording_id)],
-                tags=output_tags.get(output_id, []),
-                detections=[
-                    _detection(row, detection_tags)
-                    for row in detection_rows.get(output_id, [])
-                ],
-                created_on=datetime_from_db(created_on),
+            _ModelOutput(
+                {
+                    "id": uuid_from_db(output_id),
+                    "name_model": model_name,
+                    "recording": recordings_by_id[uuid_from_db(recording_id)],
+                    "tags": output_tags.get(output_id, []),
+                    "detections": detections_by_output.get(output_id, []),
+                    "created_on": datetime_from_db(created_on),
+                }
             )
         )
     return outputs
