@@ -273,7 +273,8 @@ def test_a_deaf_detector_asks_for_the_microphone_again(
     result = invoke(
         "setup", "--program", "triggered", "--prompt", *SIMULATED,
         "--microphone.samplerate", "16000", *BAT_ONLY,
-        # Enter keeps each value (17 questions); then "y" to the simulated one.
+        # Enter keeps each value (17 questions; the storage section is not
+        # asked); then "y" to the simulated one.
         input="\n" * 17 + "y\n" + "\n" * 40,
     )  # fmt: skip
 

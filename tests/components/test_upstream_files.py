@@ -1,11 +1,11 @@
-"""Files written by upstream acoupi 0.3.2, 0.4.1 and 0.8.0 open with every row.
+"""Files written by upstream acoupi 0.3.2 to 0.8.0 open with every row.
 
 The fixtures in ``tests/data/upstream_db/<version>/`` were written by the
 upstream packages themselves (``tests/data/upstream_db/generate.py``, run in
 a venv of each version); ``expected.json`` lists what upstream was given.
-0.4.1 stands for 0.4.x (Pony ORM, boxes in four columns); 0.8.0 for 0.5 to
-0.8, whose metadata schema is the same (0.5 to 0.7 outboxes lack only 0.8's
-``message_type`` column, which a rebuild adds as NULL either way).
+0.4.1 stands for 0.4.x (Pony ORM, boxes in four columns); 0.7.1 for 0.5 to
+0.7 (plain SQLite; their outbox has no ``message_type`` yet); 0.8.0 for
+itself. The metadata schema is the same from 0.5 to 0.8.
 """
 
 import datetime
@@ -30,7 +30,7 @@ VERSIONS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").ex
 
 
 def test_fixtures_of_the_three_upstream_schemas_exist():
-    assert {"0.3.2", "0.4.1", "0.8.0"} <= set(VERSIONS)
+    assert {"0.3.2", "0.4.1", "0.7.1", "0.8.0"} <= set(VERSIONS)
 
 
 def raw(path: Path, sql: str) -> List[Any]:

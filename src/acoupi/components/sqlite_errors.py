@@ -26,6 +26,7 @@ __all__ = [
     "DatabasePathError",
     "describe_open_error",
     "diagnose_database",
+    "explain_error",
     "reset_command",
     "translate_sqlite_error",
 ]
@@ -173,6 +174,20 @@ def translate_sqlite_error(
             f"`{reset_command(path)}` moves it aside and starts a fresh one.",
         )
     return None
+
+
+def explain_error(path: Path, error: Exception) -> str:
+    """Describe a failed read of ``path`` in one line.
+
+    Names the file and its fix when the file is at fault (damaged,
+    unreadable), else gives the error itself. Used by status and the live
+    view.
+    """
+    if isinstance(error, sqlite3.Error):
+        translated = translate_sqlite_error(path, error)
+        if translated is not None:
+            return translated.explain()
+    return str(error) or type(error).__name__
 
 
 def diagnose_database(path: Path) -> Optional[DatabaseFileError]:

@@ -149,14 +149,12 @@ class MetricsCollector:
 
     def _explain(self, step: Any, error: Exception) -> str:
         """The error; for a database file, its name and the fix."""
-        path = {self._store: self.store_db, self._messages: self.message_db}.get(step)
-        if path is not None and isinstance(error, sqlite3.Error):
-            from acoupi.components.sqlite_errors import translate_sqlite_error
+        from acoupi.components.sqlite_errors import explain_error
 
-            translated = translate_sqlite_error(path, error)
-            if translated is not None:
-                return translated.explain()
-        return str(error) or type(error).__name__
+        path = {self._store: self.store_db, self._messages: self.message_db}.get(step)
+        if path is None:
+            return str(error) or type(error).__name__
+        return explain_error(path, error)
 
     def _store(self, snapshot: Snapshot) -> None:
         if self.store_db is None or not self.store_db.exists():

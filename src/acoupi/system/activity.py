@@ -139,6 +139,8 @@ def read_activity(
     Activity
         Today's figures, with ``problems`` naming what could not be read.
     """
+    from acoupi.components.sqlite_errors import explain_error
+
     activity = Activity(
         since=start_of_day(now or now_utc(), timezone),
         messages_destination=message_destination(getattr(program, "messenger", None)),
@@ -152,5 +154,5 @@ def read_activity(
         try:
             read(activity, database)
         except Exception as error:  # locked or foreign database: unknown
-            activity.problems.append(f"{label}: {error or type(error).__name__}")
+            activity.problems.append(f"{label}: {explain_error(database, error)}")
     return activity

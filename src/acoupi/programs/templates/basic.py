@@ -138,7 +138,10 @@ class BasicProgramConfiguration(BaseModel):
     microphone: MicrophoneConfig
     recording: AudioConfiguration = Field(default_factory=AudioConfiguration)
     paths: PathsConfiguration = Field(default_factory=PathsConfiguration)
-    storage: StorageConfiguration = Field(default_factory=StorageConfiguration)
+    # Not asked at setup (sensible defaults); `acoupi config set storage.*`.
+    storage: Annotated[StorageConfiguration, NoUserPrompt] = Field(
+        default_factory=StorageConfiguration
+    )
 
 
 C = TypeVar("C", bound=BasicProgramConfiguration)
