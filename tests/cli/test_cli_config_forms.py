@@ -275,3 +275,29 @@ def test_run_refuses_a_configuration_that_cannot_work(
 
     clean_failure(result.output, result.exit_code, "cannot start every 10 s")
     assert not triggered.deployment_file.exists()
+
+
+def test_setup_refuses_a_url_without_http(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    """QA F7: `--messaging.http.base_url notaurl` was saved and failed later."""
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt",
+        "--microphone.device_name", "simulated", "--microphone.samplerate", "384000",
+        "--messaging.http.base_url", "notaurl",
+    )  # fmt: skip
+    clean_failure(result.output, result.exit_code, "http://")
+    assert "notaurl" in result.output
+    assert not settings.program_config_file.exists()
+
+
+def test_config_set_refuses_an_mqtt_port_out_of_range(
+    invoke: Invoke, clean_failure: Callable[..., None], triggered: Settings
+) -> None:
+    assert invoke("config", "set", "messaging.mqtt.host", "127.0.0.1").exit_code == 0
+    before = triggered.program_config_file.read_text()
+
+    result = invoke("config", "set", "messaging.mqtt.port", "99999")
+
+    clean_failure(result.output, result.exit_code, "1 to 65535")
+    assert triggered.program_config_file.read_text() == before

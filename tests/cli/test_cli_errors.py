@@ -160,3 +160,36 @@ def test_cli_error_colours_only_on_request() -> None:
     root = _group_raising(CliError("plain"))
     result = CliRunner().invoke(root, ["boom"], color=True)
     assert "\x1b[31m" in result.stderr  # red
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["http", "mqtt"])
+def test_failed_messenger_check_says_health_check_failed_once(kind: str) -> None:
+    """Real messengers checked against a closed loopback port (QA F7)."""
+    from acoupi.components.messengers.http import HTTPMessenger
+    from acoupi.components.messengers.mqtt import MQTTMessenger
+
+    port = _closed_port()
+    messenger = (
+        HTTPMessenger(base_url=f"http://127.0.0.1:{port}/ingest", timeout=3)
+        if kind == "http"
+        else MQTTMessenger(host="127.0.0.1", port=port, topic="t", timeout=3)
+    )
+    with pytest.raises(HealthCheckError) as caught:
+        messenger.check()
+    message = to_cli_error(caught.value).message
+    assert message.startswith("Health check failed: ")
+    assert message.lower().count("health check failed") == 1, message
+
+
+def test_a_prefixed_health_check_message_is_not_prefixed_again() -> None:
+    """Plugins written for upstream may already say it."""
+    error = to_cli_error(HealthCheckError("Health check failed: mic missing"))
+    assert error.message == "Health check failed: mic missing"

@@ -55,3 +55,29 @@ def test_status_explains_why_nothing_is_recorded(
     assert "0 recording(s)" in text.stdout
     flat = "".join(line.strip("│ ") for line in text.stdout.splitlines())
     assert str(isolated_home / "storages" / "recordings") in flat
+
+
+def test_status_does_not_claim_recording_when_nothing_runs(
+    run_acoupi, settings: Settings, isolated_home: Path
+) -> None:
+    # After a crash or a power cut: a deployment is active and the schedule
+    # says record now, but no worker runs. Status used to say "recording".
+    setup = run_acoupi(
+        "setup", "--program", "triggered", "--no-prompt",
+        "--microphone.device_name", "simulated",
+        "--microphone.samplerate", "192000",
+        "--timezone", "UTC",
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    start_deployment(settings, "site")
+
+    result = run_acoupi("deployment", "status", "--json")
+
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["running"]["mode"] == "stopped"
+    assert status["outlook"]["recording_now"] is False
+    assert status["outlook"]["next_recording"] is None
+    assert status["outlook"]["reason"].startswith("nothing is running")
+    text = run_acoupi("deployment", "status")
+    assert "not recording: nothing is running" in text.stdout

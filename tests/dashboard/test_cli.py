@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from click.testing import CliRunner
 from dashboard_support import Installation
 
@@ -222,6 +223,27 @@ def test_port_taken_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "--port" in result.output
+    # Not first a line saying it serves there (QA F11).
+    assert "Dashboard of" not in result.output and "Ctrl-C" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "said", "not_said"),
+    [
+        ("127.0.0.2", "on an address other than 127.0.0.1", "from the network"),
+        ("::ffff:127.0.0.5", "other than 127.0.0.1", "from the network"),
+        ("0.0.0.0", "reachable from the network on 0.0.0.0", "other than"),
+        ("192.168.1.20", "reachable from the network", "other than"),
+    ],
+)
+def test_an_address_without_password_is_refused_in_true_words(
+    settings: Settings, host: str, said: str, not_said: str
+) -> None:
+    """127.0.0.2 is loopback: refused, but not as 'reachable from the network'."""
+    result = invoke(settings, "dashboard", "--host", host)
+    assert result.exit_code == 1
+    assert said in result.output and "no password is set" in result.output
+    assert not_said not in result.output
 
 
 def test_a_database_not_upgraded_yet_is_explained(
@@ -260,3 +282,29 @@ def test_a_damaged_database_is_explained(settings: Settings) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert str(installation.db) in result.output
+
+
+@pytest.mark.parametrize("command", ["list", "summary", "export"])
+def test_unknown_tag_or_deployment_lists_the_known_ones(
+    installation: Installation, command: str
+) -> None:
+    """A typo is told apart from 'nothing heard' (QA F14)."""
+    tag = invoke(installation.settings, "detections", command, "--tag", "nosuch")
+    assert tag.exit_code == 0, tag.output
+    assert "No detection has the tag 'nosuch'" in tag.output
+    assert "bat, bird, frog" in tag.output
+    deployment = invoke(
+        installation.settings, "detections", command, "--deployment", "nosuch"
+    )
+    assert deployment.exit_code == 0, deployment.output
+    assert "No deployment is named 'nosuch'" in deployment.output
+    assert "north, south" in deployment.output
+    if command == "list":
+        recordings = invoke(installation.settings, "recordings", "--deployment", "x")
+        assert "No deployment is named 'x'" in recordings.output
+    # A known tag with no match in the period is not called unknown.
+    known = invoke(
+        installation.settings, "detections", command, "--tag", "bat", "--since",
+        "2099-01-01",
+    )  # fmt: skip
+    assert "No detection has the tag" not in known.output

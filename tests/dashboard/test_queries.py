@@ -172,11 +172,14 @@ def test_first_page_walks_the_time_index(connection) -> None:  # type: ignore[no
         "EXPLAIN QUERY PLAN "
         + queries._DETECTION_SQL
         + where
-        + " ORDER BY r.datetime DESC, r.rowid DESC, d.rowid LIMIT 26",
+        + queries.detection_order("DESC")
+        + " LIMIT 26",
         params,
     ).fetchall()
     text = " | ".join(row[3] for row in plan)
     assert "ix_recording_datetime" in text, text
+    # Only each recording's detections are sorted: the walk stops early.
+    assert "TEMP B-TREE FOR ORDER BY" not in text, text
     assert "SCAN d " not in text + " " and "SCAN detection" not in text, text
 
 
@@ -200,3 +203,51 @@ def test_unknown_tag_answers_without_scanning(connection) -> None:  # type: igno
     query = queries.DetectionQuery(tags=["owl"])
     assert queries._tag_first(connection, query, 25, None) is None
     assert queries.list_detections(connection, query).rows == []
+
+
+def test_detections_come_in_the_time_they_were_heard(
+    fresh_installation: Installation,
+) -> None:
+    """Recording start + detection start, not the order they were stored (F14)."""
+    from acoupi import data
+    from acoupi.components.stores.sqlite.store import SqliteStore
+
+    store = SqliteStore(fresh_installation.db)
+    recording = data.Recording(
+        created_on=fresh_installation.now - datetime.timedelta(minutes=10),
+        duration=10.0,
+        samplerate=48_000,
+        deployment=data.Deployment(name="east"),
+    )
+    store.store_deployment(recording.deployment)
+    store.store_recording(recording)
+    offsets = [7.0, 2.0, 9.5, 0.5, 4.0]  # stored in this order
+    detections = [
+        data.Detection(
+            location=data.BoundingBox(coordinates=(start, 1e3, start + 0.2, 2e3)),
+            detection_score=0.9,
+        )
+        for start in offsets
+    ]
+    store.store_model_output(
+        data.ModelOutput(name_model="M", recording=recording, detections=detections)
+    )
+    store.close()
+    query = queries.DetectionQuery(deployment="east")
+    connection = open_read_only(fresh_installation.db)
+    try:
+        newest = queries.list_detections(connection, query, limit=None).rows
+        oldest = queries.list_detections(
+            connection, query, limit=None, newest_first=False
+        ).rows
+        paged = [
+            row
+            for offset in range(0, 5, 2)
+            for row in queries.list_detections(connection, query, 2, offset).rows
+        ]
+    finally:
+        connection.close()
+    starts = sorted(offsets)
+    assert [row.box[0] for row in oldest] == starts  # type: ignore[index]
+    assert [row.box[0] for row in newest] == starts[::-1]  # type: ignore[index]
+    assert [row.id for row in paged] == [row.id for row in newest]

@@ -3,6 +3,7 @@
 import io
 import re
 import wave
+from typing import Any, Callable
 
 import pytest
 from dashboard_support import SAMPLERATE, Installation
@@ -174,6 +175,27 @@ def test_metrics_in_prometheus_format(
     assert float(lines["acoupi_seconds_since_last_recording"]) > 1700
     assert any(key.startswith("acoupi_disk_free_bytes{") for key in lines)
     assert "# TYPE acoupi_recordings_total counter" in text
+    # Byte counts in full, not 6.82867e+10 (QA F12).
+    free = [v for k, v in lines.items() if k.startswith("acoupi_disk_free_bytes{")]
+    assert all(value.isdigit() for value in free), free
+    # Without a system status the backlog is unknown, but the gauge is there.
+    assert lines["acoupi_detection_backlog"] == "NaN"
+
+
+def test_metrics_have_the_backlog_from_the_first_scrape(
+    fresh_installation: Installation, run_acoupi: Callable[..., Any]
+) -> None:
+    """The first scrape waits for `deployment status` instead of leaving it out."""
+    setup = run_acoupi(
+        "setup", "--program", "triggered", "--no-prompt",
+        "--microphone.device_name", "simulated", "--microphone.samplerate", "384000",
+        "--paths.db_metadata", str(fresh_installation.db),
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    app = create_app(fresh_installation.settings, DashboardConfig())
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        text = test_client.get("/metrics").text
+    assert "\nacoupi_detection_backlog 0\n" in text, text
 
 
 @pytest.fixture
@@ -275,4 +297,27 @@ def test_schedule_reason_overrides_a_recent_file(installation: Installation) -> 
         "recording": False,
         "age_s": recording["age_s"],
         "text": "Not recording: no deployment is active.",
+        "level": "warn",  # not a fault: amber, not red (QA F10)
     }
+
+
+def test_no_alarm_before_the_status_says_whether_to_record(
+    installation: Installation,
+) -> None:
+    """The first look, before `deployment status` answered (QA F10)."""
+    from acoupi.dashboard.overview import build_overview
+    from acoupi.dashboard.state import Dashboard
+
+    dashboard = Dashboard.create(
+        installation.settings, DashboardConfig(), password_required=False
+    )
+    dashboard.status.get = lambda: (None, None, None)  # type: ignore[method-assign]
+    recording = build_overview(dashboard)["recording"]
+    assert recording["level"] == "warn"
+    assert recording["text"].startswith("No new recording for 30 min")
+    assert recording["text"].endswith("checking whether a deployment is active.")
+    # Known to be recording but overdue: that is a fault.
+    status = {"outlook": {"recording_now": True}}
+    dashboard.status.get = lambda: (status, None, 1.0)  # type: ignore[method-assign]
+    recording = build_overview(dashboard)["recording"]
+    assert recording["level"] == "bad" and "expected every 10 s" in recording["text"]

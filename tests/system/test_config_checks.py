@@ -5,6 +5,8 @@ from typing import List, Optional
 import pytest
 from pydantic import BaseModel, Field
 
+from acoupi.components.messengers.http import HTTPConfig
+from acoupi.components.messengers.mqtt import MQTTConfig
 from acoupi.system.config.checks import (
     ConfigWarning,
     check_config,
@@ -178,3 +180,53 @@ def test_time_expansion_does_not_change_the_highest_frequency_heard() -> None:
         detector=Detector(bands=[Band(label="bat", low_freq=20e3, high_freq=120e3)]),
     )
     assert [problem.error for problem in find_config_problems(config)] == [False]
+
+
+class Messaging(BaseModel):
+    http: Optional[HTTPConfig] = None
+    mqtt: Optional[MQTTConfig] = None
+
+
+class ConnectedConfig(Config):
+    messaging: Messaging = Field(default_factory=Messaging)
+
+
+@pytest.mark.parametrize(
+    ("messaging", "expected"),
+    [
+        (Messaging(http=HTTPConfig(base_url="notaurl")), "messaging.http.base_url"),
+        (Messaging(http=HTTPConfig(base_url="ftp://host/x")), "http:// or https://"),
+        (Messaging(http=HTTPConfig(base_url="http://")), "no server"),
+        (Messaging(mqtt=MQTTConfig(host="127.0.0.1", port=99999)), "99999"),
+        (Messaging(mqtt=MQTTConfig(host="127.0.0.1", port=0)), "1 to 65535"),
+    ],
+)
+def test_messaging_addresses_that_cannot_work(
+    messaging: Messaging, expected: str
+) -> None:
+    """Issue 8: values are checked for meaning (QA F7)."""
+    config = ConnectedConfig(messaging=messaging)
+    assert any(expected in message for message in _messages(config)), _messages(config)
+    with pytest.raises(ConfigurationError, match="cannot work"):
+        check_config(config)
+
+
+def test_a_bad_url_is_named_without_its_secrets() -> None:
+    url = "htp://user:hunter2@example.org/ingest?token=SECRET123"
+    config = ConnectedConfig(messaging=Messaging(http=HTTPConfig(base_url=url)))
+    text = " ".join(problem.describe() for problem in find_config_problems(config))
+    assert "htp://" in text
+    assert "hunter2" not in text and "SECRET123" not in text
+
+
+@pytest.mark.parametrize(
+    "messaging",
+    [
+        Messaging(http=HTTPConfig(base_url="https://example.org:8443/ingest?x=1")),
+        Messaging(http=HTTPConfig(base_url="HTTP://127.0.0.1:8000")),
+        Messaging(mqtt=MQTTConfig(host="127.0.0.1", port=1)),
+        Messaging(mqtt=MQTTConfig(host="127.0.0.1", port=65535)),
+    ],
+)
+def test_sound_messaging_addresses_pass(messaging: Messaging) -> None:
+    assert find_config_problems(ConnectedConfig(messaging=messaging)) == []

@@ -1,5 +1,6 @@
 """One-line causes from exceptions, log records and Celery worker logs."""
 
+import datetime
 import logging
 import sys
 from pathlib import Path
@@ -104,3 +105,24 @@ def test_log_watcher_shows_the_cause_never_traceback(tmp_path: Path) -> None:
     assert watcher.last_error.startswith("recording_task: FileNotFoundError:")
     assert watcher.tasks_failed == 1 and watcher.tasks_ok == 1
     assert watcher.failed == {"recording_task": 1}
+
+
+def test_a_failure_has_its_time_and_is_resolved_by_a_later_success() -> None:
+    reader = LogErrorReader()
+    reader.feed_all(TASK_FAILED.splitlines())
+    assert reader.last is not None and reader.last.time is not None
+    assert reader.last.time.replace(tzinfo=None) == datetime.datetime(
+        2026, 11, 29, 16, 25, 5, 202_000
+    )
+    # Another task's success says nothing about recording_task.
+    assert not reader.last.resolved
+    reader.feed(TASK_FAILED.splitlines()[-1].replace("file_management", "recording"))
+    assert reader.last.resolved
+
+
+def test_an_error_of_no_task_is_resolved_by_any_later_success() -> None:
+    reader = LogErrorReader()
+    reader.feed("[2026-11-29 16:25:05,101: ERROR/MainProcess] Could not file x.wav")
+    assert reader.last is not None and not reader.last.resolved
+    reader.feed(TASK_FAILED.splitlines()[-1])
+    assert reader.last.resolved

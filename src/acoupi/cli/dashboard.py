@@ -42,7 +42,7 @@ def dashboard(
     """  # noqa: D301 - \b keeps click from re-wrapping the lines
     if ctx.invoked_subcommand is not None:
         return
-    from acoupi.dashboard.server import check_bind, serve
+    from acoupi.dashboard.server import check_bind, check_port, serve
     from acoupi.system.dashboard_settings import load_config
 
     settings = get_settings(ctx)
@@ -52,6 +52,8 @@ def dashboard(
     bind_host = host or config.host
     bind_port = port or config.port
     check_bind(bind_host, config)
+    # Before saying where it serves: a taken port must not follow that line.
+    check_port(bind_host, bind_port)
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
     click.echo(
         f"Dashboard of {settings.home} on http://{shown}:{bind_port} (Ctrl-C to stop)."
@@ -69,7 +71,7 @@ def dashboard(
 )
 @click.pass_context
 def password_command(ctx: click.Context, password: str) -> None:
-    """Set the password asked for when the dashboard is reachable from the network.
+    """Set the password asked for when the dashboard is not on 127.0.0.1 only.
 
     Only a salted hash is stored; setting a new password logs everyone out.
     """

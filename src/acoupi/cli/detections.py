@@ -110,6 +110,14 @@ def _with_query(func: F) -> F:
     return cast(F, wrapper)
 
 
+def _explain_no_match(ctx: click.Context, query: Any, what: str) -> None:
+    """Say nothing matched, naming filters that name nothing in the store."""
+    from acoupi.dashboard.queries import unknown_filters
+
+    notes = unknown_filters(_connection(ctx), query.tags, query.deployment)
+    click.echo(" ".join([f"No {what} match.", *notes]), err=True)
+
+
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
     """Print a table: aligned on a terminal, tab-separated in a pipe."""
     if not stdout_is_terminal():
@@ -172,7 +180,7 @@ def list_command(
         click.echo(json.dumps(document, indent=2))
         return
     if not page.rows:
-        click.echo("No detections match.")
+        _explain_no_match(ctx, query, "detections")
         return
     lines = []
     for row in page.rows:
@@ -222,7 +230,7 @@ def summary_command(ctx: click.Context, query: Any, bucket: str, as_json: bool) 
         click.echo(json.dumps(items, indent=2))
         return
     if not rows:
-        click.echo("No detections match.")
+        _explain_no_match(ctx, query, "detections")
         return
     tags = sorted({value for _, _, value, _ in rows})
     grid: dict[str, dict[str, int]] = {}
@@ -262,6 +270,9 @@ def export_command(
     from acoupi.dashboard.queries import list_detections
 
     rows = list_detections(_connection(ctx), query, limit=None, newest_first=False)
+    if not rows.rows:
+        # The file is still written (with its header): scripts rely on it.
+        _explain_no_match(ctx, query, "detections")
     if fmt == "raven":
         if output is None:
             raise click.UsageError(
@@ -331,7 +342,10 @@ def recordings(
         click.echo(json.dumps(document, indent=2))
         return
     if not page.rows:
-        click.echo("No recordings match.")
+        from acoupi.dashboard.queries import unknown_filters
+
+        notes = unknown_filters(_connection(ctx), deployment=deployment)
+        click.echo(" ".join(["No recordings match.", *notes]), err=True)
         return
     lines = []
     for row in page.rows:

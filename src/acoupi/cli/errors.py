@@ -123,8 +123,12 @@ def _from_acoupi_error(exc: AcoupiError) -> CliError:
             message = f"Invalid value for '{exc.value}': {message}"
         return CliError(message, exc.help or "Check the value and try again.")
     if isinstance(exc, HealthCheckError):
+        message = exc.message
+        # Messages of plugins written for upstream may already say it.
+        if not message.lower().startswith("health check failed"):
+            message = f"Health check failed: {message}"
         return CliError(
-            f"Health check failed: {exc.message}",
+            message,
             exc.help
             or "Fix the configuration with `acoupi config set`, then run "
             "`acoupi check` again.",

@@ -53,10 +53,12 @@ __all__ = ["recover", "run", "run_in_foreground"]
     help="Seconds running tasks get to finish when stopping.",
 )
 @click.option(
-    "--lean",
-    is_flag=True,
-    help="Run the scheduler (beat) inside this process instead of a child "
-    "process: about 35 MB less memory, for small devices.",
+    "--lean/--no-lean",
+    default=True,
+    show_default=True,
+    help="Run the scheduler (beat) as a thread of this process rather than "
+    "a child process: about 35 MB less memory. Workers stay separate "
+    "processes, so recording is never held up by detection.",
 )
 @click.option(
     "--dashboard",

@@ -11,6 +11,7 @@ SameSite=Strict, and expire after :data:`SESSION_SECONDS`.
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from typing import Optional
@@ -19,6 +20,7 @@ __all__ = [
     "COOKIE_NAME",
     "SESSION_SECONDS",
     "hash_password",
+    "is_loopback_address",
     "is_loopback_only",
     "make_session",
     "session_is_valid",
@@ -42,6 +44,24 @@ def is_loopback_only(host: str) -> bool:
     (even others in 127.0.0.0/8, which some setups forward) need a password.
     """
     return host.strip().lower().strip("[]") in _LOOPBACK_NAMES
+
+
+def is_loopback_address(host: str) -> bool:
+    """Whether ``host`` is any loopback address (127.0.0.0/8, ``::1``).
+
+    Such an address stays on this machine, but only the ones of
+    :func:`is_loopback_only` are served without a password.
+    """
+    name = host.strip().lower().strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _b64(data: bytes) -> str:

@@ -8,6 +8,7 @@ seconds, and only while someone looks at the dashboard, so pages never
 wait for it and an idle dashboard costs nothing.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -22,9 +23,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from acoupi.dashboard.sources import DataSources, NoDataError, open_read_only
 from acoupi.system.constants import Settings
+from acoupi.system.errors_summary import LogErrorReader
 
 __all__ = [
     "DiskSpace",
+    "LastError",
     "MessageCounts",
     "StatusCache",
     "disk_space",
@@ -38,7 +41,9 @@ STATUS_MAX_AGE_S = 30.0
 x86 machine, more on a Pi), so it runs at most this often, and only while
 pages are open."""
 STATUS_TIMEOUT_S = 60.0
-_ERROR_MARKERS = (" ERROR ", " CRITICAL ", "ERROR:", "CRITICAL:", "Traceback")
+LAST_ERROR_MAX_AGE = datetime.timedelta(hours=24)
+"""An error older than this is no longer shown, even if nothing since says
+the fault is gone: the logs keep it for whoever needs it."""
 
 
 class StatusCache:
@@ -54,6 +59,7 @@ class StatusCache:
         self._max_age = max_age
         self._enabled = enabled
         self._lock = threading.Lock()
+        self._first = threading.Event()
         self._value: Optional[Dict[str, Any]] = None
         self._error: Optional[str] = None
         self._fetched = 0.0
@@ -72,6 +78,16 @@ class StatusCache:
                 ).start()
             age = time.monotonic() - self._fetched if self._fetched else None
             return self._value, self._error, age
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the first status (returns at once after).
+
+        A scraper asks once per interval: without waiting, its first scrape
+        would find no status, and no backlog.
+        """
+        if self._enabled:
+            self.get()  # starts the first refresh if none runs
+            self._first.wait(timeout)
 
     def _refresh(self) -> None:
         value: Optional[Dict[str, Any]] = None
@@ -97,6 +113,7 @@ class StatusCache:
             self._value, self._error = value, error
             self._fetched = time.monotonic()
             self._running = False
+        self._first.set()
 
 
 @dataclass
@@ -164,8 +181,11 @@ def message_counts(sources: DataSources) -> Optional[MessageCounts]:
 def _read_end(path: Path, size: int = 64 * 1024) -> List[str]:
     with path.open("rb") as handle:
         handle.seek(0, 2)
-        handle.seek(max(0, handle.tell() - size))
-        return handle.read().decode("utf-8", errors="replace").splitlines()
+        start = max(0, handle.tell() - size)
+        handle.seek(start)
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    # A line cut by the seek would be misread.
+    return lines[1:] if start else lines
 
 
 def log_tail(sources: DataSources, lines: int = 40) -> Dict[str, List[str]]:
@@ -179,18 +199,61 @@ def log_tail(sources: DataSources, lines: int = 40) -> Dict[str, List[str]]:
     return tails
 
 
-def last_error(sources: DataSources) -> Optional[str]:
-    """Return the newest error line of the logs (``name: line``), or None."""
-    newest: Optional[Tuple[float, str]] = None
+@dataclass
+class LastError:
+    """The newest failure in the logs that still matters."""
+
+    source: str
+    """The task that failed, or else the log it was found in."""
+
+    cause: str
+    """One line: the exception type and message."""
+
+    time: datetime.datetime
+    """When it was logged (aware)."""
+
+    @property
+    def text(self) -> str:
+        """``source: cause``, as the run summary says it."""
+        return f"{self.source}: {self.cause}"
+
+    def as_json(self) -> Dict[str, str]:
+        """The error as JSON-ready values."""
+        return {
+            "text": self.text,
+            "source": self.source,
+            "cause": self.cause,
+            "time": self.time.isoformat(timespec="seconds"),
+        }
+
+
+def last_error(
+    sources: DataSources, now: Optional[datetime.datetime] = None
+) -> Optional[LastError]:
+    """Return the newest failure of the logs, unless it is over.
+
+    Each log's end is read by :class:`acoupi.system.errors_summary.LogErrorReader`
+    (as the end-of-run summary does), so the cause is one line, never a
+    traceback header. A failure is over once the same task succeeded after
+    it (any task, for an error of no task), or when it is older than
+    :data:`LAST_ERROR_MAX_AGE`.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    newest: Optional[LastError] = None
     for path in Path(sources.log_dir).glob("*.log"):
         try:
             mtime = path.stat().st_mtime
             lines = _read_end(path)
         except OSError:
             continue
-        for line in reversed(lines):
-            if any(marker in line for marker in _ERROR_MARKERS):
-                if newest is None or mtime > newest[0]:
-                    newest = (mtime, f"{path.stem}: {line.strip()}")
-                break
-    return None if newest is None else newest[1][:300]
+        reader = LogErrorReader()
+        reader.feed_all(lines)
+        error = reader.last
+        if error is None or error.resolved:
+            continue
+        when = error.time or datetime.datetime.fromtimestamp(mtime).astimezone()
+        if now - when > LAST_ERROR_MAX_AGE:
+            continue
+        if newest is None or when > newest.time:
+            newest = LastError(error.task or path.stem, error.cause, when)
+    return newest

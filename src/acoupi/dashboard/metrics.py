@@ -7,6 +7,22 @@ from acoupi.dashboard.state import Dashboard
 
 __all__ = ["render_metrics"]
 
+STATUS_WAIT_S = 8.0
+"""How long a scrape waits for the first system status (Prometheus gives
+up after 10 s by default)."""
+
+UNKNOWN = float("nan")
+"""A gauge whose value is not known now: exported as NaN, not left out, so
+that its absence does not read as a broken exporter."""
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # counts and byte counts in full, not 6.8e+10
+    if value != value:
+        return "NaN"
+    return repr(float(value))
+
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
@@ -31,11 +47,12 @@ class _Writer:
         for labels, value in samples:
             label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             suffix = f"{{{label_text}}}" if label_text else ""
-            self.lines.append(f"{name}{suffix} {float(value):g}")  # type: ignore[arg-type]
+            self.lines.append(f"{name}{suffix} {_number(value)}")  # type: ignore[arg-type]
 
 
 def render_metrics(dashboard: Dashboard) -> str:
     """Return the metrics of the installation as Prometheus text."""
+    dashboard.status.wait(STATUS_WAIT_S)
     data: Dict[str, Any] = build_overview(dashboard)
     out = _Writer()
     out.metric(
@@ -62,8 +79,8 @@ def render_metrics(dashboard: Dashboard) -> str:
     out.metric(
         "acoupi_detection_backlog",
         "gauge",
-        "Recordings waiting for detection.",
-        [({}, data["status"].get("backlog"))],
+        "Recordings waiting for detection (NaN while unknown).",
+        [({}, _or_unknown(data["status"].get("backlog")))],
     )
     messages = data["messages"] or {}
     out.metric(
@@ -94,3 +111,7 @@ def render_metrics(dashboard: Dashboard) -> str:
         [({}, data["recording"]["age_s"])],
     )
     return "\n".join(out.lines) + "\n"
+
+
+def _or_unknown(value: Optional[float]) -> float:
+    return UNKNOWN if value is None else value

@@ -22,10 +22,16 @@ def recording_state(
     """Say whether recordings are coming in as configured.
 
     A recording is overdue when the last one ended more than two intervals
-    (plus one duration, the time it takes to be stored) ago.
+    (plus one duration, the time it takes to be stored) ago. ``level`` is
+    the banner's colour: good, warn or bad.
     """
     if last_end is None:
-        return {"recording": False, "age_s": None, "text": "No recording yet."}
+        return {
+            "recording": False,
+            "age_s": None,
+            "text": "No recording yet.",
+            "level": "warn",
+        }
     age = max(0.0, (now - last_end).total_seconds())
     expected = 2 * (interval or 60.0) + (duration or 0.0)
     recording = age <= expected
@@ -36,7 +42,12 @@ def recording_state(
         text = f"No new recording for {when}" + (
             f" (one is expected every {interval:g} s)." if interval else "."
         )
-    return {"recording": recording, "age_s": round(age, 1), "text": text}
+    return {
+        "recording": recording,
+        "age_s": round(age, 1),
+        "text": text,
+        "level": "good" if recording else "bad",
+    }
 
 
 def _age_text(seconds: float) -> str:
@@ -103,6 +114,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
     )
     messages = health.message_counts(dashboard.sources)
     status = _status_summary(dashboard)
+    last_error = health.last_error(dashboard.sources, now)
     recording = recording_state(
         last_end, now, schedule["interval"], schedule["duration"]
     )
@@ -110,6 +122,14 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
         # The schedule knows better than the files: e.g. the run just ended.
         recording["recording"] = False
         recording["text"] = f"Not recording: {status['no_recording_reason']}."
+        recording["level"] = "warn"
+    elif recording["level"] == "bad" and not (status["available"] or status["error"]):
+        # The first status is on its way: no alarm before it says whether
+        # anything should be recording now.
+        recording["text"] = (
+            recording["text"].rstrip(".") + "; checking whether a deployment is active."
+        )
+        recording["level"] = "warn"
     return {
         "now": now.isoformat(),
         "recording": recording,
@@ -145,7 +165,7 @@ def build_overview(dashboard: Dashboard) -> Dict[str, Any]:
         "messages": None
         if messages is None
         else {"sent": messages.sent, "pending": messages.pending},
-        "last_error": health.last_error(dashboard.sources),
+        "last_error": None if last_error is None else last_error.as_json(),
     }
 
 

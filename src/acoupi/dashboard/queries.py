@@ -36,10 +36,12 @@ __all__ = [
     "count_by_bucket",
     "detections_by_tag",
     "get_recording",
+    "detection_order",
     "list_detections",
     "list_recordings",
     "parse_when",
     "tag_counts",
+    "unknown_filters",
 ]
 
 Bucket = Literal["hour", "day"]
@@ -247,6 +249,21 @@ _DETECTION_COLUMNS = (
 _DETECTION_SQL = _DETECTION_COLUMNS + _JOINS
 
 
+def detection_order(order: str) -> str:
+    """Return the ORDER BY of detections in time heard, ``ASC`` or ``DESC``.
+
+    Recordings do not overlap, so recording start then the detection's
+    start within it is the time each sound was heard. The recording terms
+    come first so the planner still walks the recording time index and
+    only sorts each recording's few detections.
+    """
+    return (
+        f" ORDER BY r.datetime {order}, r.rowid {order},"
+        f" coalesce(json_extract(d.location, '$.coordinates[0]'), 0) {order},"
+        " d.rowid"
+    )
+
+
 def _box(text: Optional[str]) -> Optional[Tuple[float, float, float, float]]:
     if not text:
         return None
@@ -306,6 +323,71 @@ def tag_counts(connection: sqlite3.Connection) -> Dict[Tuple[str, str], int]:
     }
 
 
+_MAX_NAMES_LISTED = 20
+"""Known tags shown after an unknown one (BirdNET knows thousands)."""
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES_LISTED]) or "none yet"
+    more = len(names) - _MAX_NAMES_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def unknown_filters(
+    connection: sqlite3.Connection,
+    tags: Optional[Sequence[str]] = None,
+    deployment: Optional[str] = None,
+) -> List[str]:
+    """Say which tag or deployment filter names nothing in the store.
+
+    An empty answer to ``--tag nosuch`` would read as "nothing heard"; a
+    typo should be told, with the names that exist.
+
+    Returns
+    -------
+    list of str
+        One sentence per unknown filter; empty when all are known.
+    """
+    notes = []
+    if tags:
+        counts = tag_counts(connection)
+        unknown = [
+            tag
+            for tag in tags
+            if not any(tag in (value, f"{key}:{value}") for key, value in counts)
+        ]
+        if unknown:
+            by_count = sorted(counts.items(), key=lambda item: -item[1])
+            known = sorted(dict.fromkeys(value for (_, value), _ in by_count))
+            notes.append(
+                f"No detection has the tag {', '.join(map(repr, unknown))}; "
+                f"tags in the store: {_names(known)}."
+            )
+    if deployment:
+        names = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM deployment ORDER BY name"
+            )
+        ]
+        try:
+            key: Any = UUID(deployment).bytes
+        except ValueError:
+            key = None
+        found = deployment in names or (
+            key is not None
+            and connection.execute(
+                "SELECT 1 FROM deployment WHERE id = ?", (key,)
+            ).fetchone()
+        )
+        if not found:
+            notes.append(
+                f"No deployment is named {deployment!r}; deployments in the "
+                f"store: {_names(list(dict.fromkeys(names)))}."
+            )
+    return notes
+
+
 def _tag_first(
     connection: sqlite3.Connection,
     query: DetectionQuery,
@@ -334,8 +416,9 @@ def list_detections(
 ) -> Page:
     """Return one page of detections matching ``query``.
 
-    Rows come newest recording first (``newest_first=False`` for exports,
-    in time order), then by position in the recording. ``counts`` are the
+    Rows come in the time each sound was heard (recording start plus the
+    detection's start), newest first (``newest_first=False`` for exports:
+    oldest first). ``counts`` are the
     store's detections per tag (``StoreCounters.tags``), used to pick the
     faster way to find a tag; they are counted here when not given and a
     tag filter is set.
@@ -363,7 +446,7 @@ def list_detections(
             " CROSS JOIN deployment dep ON dep.id = r.deployment_id"
         )
         params = [*tag_params, *params]
-    sql = f"{source}{where} ORDER BY r.datetime {order}, r.rowid {order}, d.rowid"
+    sql = f"{source}{where}{detection_order(order)}"
     if limit is not None:
         # One more row than asked tells whether a next page exists.
         sql += " LIMIT ? OFFSET ?"

@@ -4,7 +4,7 @@ import logging
 import socket
 from typing import Optional
 
-from acoupi.dashboard.auth import is_loopback_only
+from acoupi.dashboard.auth import is_loopback_address, is_loopback_only
 from acoupi.system.constants import Settings
 from acoupi.system.dashboard_settings import DashboardConfig
 from acoupi.system.exceptions import ConfigurationError
@@ -21,9 +21,15 @@ def check_bind(host: str, config: DashboardConfig) -> None:
         If ``host`` is not loopback and no password is set.
     """
     if not is_loopback_only(host) and not config.password_hash:
+        # 127.0.0.2 is not the network, but is refused alike: some setups
+        # forward such addresses.
+        where = (
+            f"The dashboard would listen on an address other than 127.0.0.1 ({host}),"
+            if is_loopback_address(host)
+            else f"The dashboard would be reachable from the network on {host},"
+        )
         raise ConfigurationError(
-            f"The dashboard would be reachable from the network on {host}, "
-            "but no password is set.",
+            f"{where} but no password is set.",
             help="Set one with `acoupi dashboard password`, or serve on "
             "127.0.0.1 only (the default).",
         )

@@ -384,7 +384,7 @@ def run_foreground(
     stop_timeout: float = 15.0,
     refresh: float = 1.0,
     on_started: Optional[Callable[[Dict[str, int]], Any]] = None,
-    embedded_beat: bool = False,
+    embedded_beat: bool = True,
 ) -> RunSummary:
     """Run the configured program in the foreground until stopped.
 

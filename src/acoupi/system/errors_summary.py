@@ -12,6 +12,7 @@ one), never "Traceback (most recent call last):".
 """
 
 import ast
+import datetime
 import logging
 import re
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ _CHAINED = (
     "The above exception was the direct cause",
 )
 # Celery's log prefix: "[2026-01-01 10:00:00,123: ERROR/MainProcess] ".
-_PREFIX = re.compile(r"^\[[^\]]*?:\s*(?P<level>[A-Z]+)/[^\]]*\]\s?")
+_PREFIX = re.compile(r"^\[(?P<time>[^\]]*?):\s*(?P<level>[A-Z]+)/[^\]]*\]\s?")
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
 # "Task <name>[<id>] raised unexpected: <repr of the exception>"
 _TASK_RAISED = re.compile(
     r"Task (?P<task>\S+?)\[[0-9a-f-]+\] raised unexpected: (?P<error>.*)$"
@@ -131,6 +133,14 @@ class LogError:
     task: Optional[str] = None
     """Short name of the task that failed, if a task failed."""
 
+    time: Optional[datetime.datetime] = None
+    """When it was logged (aware, local time), if the log line says."""
+
+    resolved: bool = False
+    """Whether a task succeeded after it in the same log: the same task
+    after a task failure, any task after another error. A fault that is
+    gone need not be shown any more."""
+
 
 class LogErrorReader:
     """Read log lines one by one; keep the last failure and task outcomes.
@@ -162,11 +172,15 @@ class LogErrorReader:
         self._in_traceback = False
         self._context: Optional[LogError] = None
         """The failure the current traceback belongs to, if already told."""
+        self._time: Optional[datetime.datetime] = None
+        """Time of the latest line that had one (tracebacks have none)."""
 
     def feed(self, line: str) -> None:
         """Read one line."""
         prefix = _PREFIX.match(line)
         body = line[prefix.end() :] if prefix else line
+        if prefix is not None:
+            self._time = _parse_time(prefix["time"]) or self._time
         stripped = body.strip()
         if self._in_traceback:
             if not stripped or body[:1].isspace() or stripped.startswith(_CHAINED):
@@ -185,6 +199,8 @@ class LogErrorReader:
         if ok is not None:
             name = _short_type(ok["task"])
             self.succeeded[name] = self.succeeded.get(name, 0) + 1
+            if self.last is not None and self.last.task in (None, name):
+                self.last.resolved = True
             return
         raised = _TASK_RAISED.search(body)
         if raised is not None:
@@ -200,6 +216,7 @@ class LogErrorReader:
             self.feed(line)
 
     def _found(self, error: LogError) -> None:
+        error.time = self._time
         self.last = self._context = error
         self.errors += 1
 
@@ -221,3 +238,11 @@ class LogErrorReader:
         kind = _short_type(match["type"])
         message = match["message"]
         return one_line(f"{kind}: {message}" if message else kind)
+
+
+def _parse_time(text: str) -> Optional[datetime.datetime]:
+    """Read Celery's ``2026-01-01 10:00:00,123`` (local time), or None."""
+    try:
+        return datetime.datetime.strptime(text.strip(), _TIME_FORMAT).astimezone()
+    except ValueError:
+        return None

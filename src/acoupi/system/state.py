@@ -265,6 +265,28 @@ def _program_part(
     return state, backlog, pending, outlook, activity, disk_usage(folders), storage
 
 
+def _nothing_runs(
+    outlook: Optional[ScheduleOutlook], running: Optional[Running]
+) -> Optional[ScheduleOutlook]:
+    """The outlook, corrected when no process runs to follow the schedule.
+
+    The schedule alone says "recording now" after a crash or a power cut,
+    when nothing records; the technician must be told the truth.
+    """
+    if outlook is None or running is None or running.mode != RunMode.STOPPED:
+        return outlook
+    if not outlook.recording_now:
+        return outlook
+    return outlook.model_copy(
+        update={
+            "recording_now": False,
+            "next_recording": None,
+            "reason": "nothing is running: start it with `acoupi deployment "
+            "start` (services) or `acoupi run` (foreground)",
+        }
+    )
+
+
 def _deployment(settings: Settings) -> Optional[Deployment]:
     try:
         return get_current_deployment(settings)
@@ -314,7 +336,7 @@ def get_status(settings: Settings) -> AcoupiStatus:
             deployment=deployment,
             backlog=backlog,
             running=running,
-            outlook=outlook,
+            outlook=_nothing_runs(outlook, running),
             activity=activity,
             disk=disk,
             pending=pending,

@@ -260,7 +260,7 @@ class HTTPMessenger(types.Messenger):
                 )
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             raise HealthCheckError(
-                f"Health check failed: Unable to connect to {url}: "
+                f"Unable to connect to {url}: "
                 + redact_text(f"{type(error).__name__}: {error}"),
                 help="Check the URL, the network, and that the server is running.",
             ) from None
@@ -269,13 +269,13 @@ class HTTPMessenger(types.Messenger):
 
         if response.is_client_error:
             raise HealthCheckError(
-                f"Health check failed: Client error {response.status_code} "
+                f"Client error {response.status_code} "
                 f"{response.reason_phrase} from {url}.",
                 help="Check the URL and the credentials (headers).",
             )
         if response.is_server_error:
             raise HealthCheckError(
-                f"Health check failed: Server error {response.status_code} "
+                f"Server error {response.status_code} "
                 f"{response.reason_phrase} from {url}.",
                 help="The server has a problem; contact its administrator.",
             )
@@ -284,8 +284,7 @@ class HTTPMessenger(types.Messenger):
             methods = {method.strip().upper() for method in allow.split(",")}
             if "POST" not in methods:
                 raise HealthCheckError(
-                    f"Health check failed: {url} does not accept POST "
-                    f"requests (Allow: {allow}).",
+                    f"{url} does not accept POST requests (Allow: {allow}).",
                     help="Check the URL: acoupi sends messages with POST.",
                 )
 

@@ -296,8 +296,9 @@ class MQTTMessenger(types.Messenger):
             try:
                 self._connect()
             except _SendFailure as failure:
+                # The command line says "Health check failed:" itself.
                 raise HealthCheckError(
-                    f"Health check failed: {failure.reason}",
+                    failure.reason,
                     help="Possible causes: " + "; ".join(_CONNECT_HINTS) + ".",
                 ) from None
             finally:

@@ -51,7 +51,7 @@
     getJSON("/api/overview").then(function (d) {
       setText("recording-text", d.recording.text);
       var banner = document.getElementById("recording-state");
-      if (banner) banner.className = "banner " + (d.recording.recording ? "good" : "bad");
+      if (banner) banner.className = "banner " + d.recording.level;
       setText("today-detections", d.today.detections);
       setText("total-recordings", d.totals.recordings);
       setText("total-detections", d.totals.detections);

@@ -3,22 +3,26 @@
 A configuration can be well typed and still unable to work: a negative
 duration, recordings longer than the interval between them, a sample rate
 no microphone has, or a detector band above what the sample rate can
-record. These checks run at ``acoupi setup``, at ``acoupi config set`` and
+record, an HTTP address without ``http://`` or a network port that does
+not exist. These checks run at ``acoupi setup``, at ``acoupi config set`` and
 in ``acoupi check``, so such values are refused before a run fails on them.
 
 The checks look at the shape of the configuration, not at a program class:
 any section with ``duration`` and ``interval`` is a recording schedule, any
 ``microphone`` section has a sample rate, and any model with ``low_freq``
-and ``high_freq`` is a frequency band heard through that microphone.
+and ``high_freq`` is a frequency band heard through that microphone; a
+``base_url`` is an HTTP address and a ``port`` next to a ``host`` a TCP port.
 """
 
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from acoupi.system.exceptions import ConfigurationError
+from acoupi.system.redact import redact_url
 
 __all__ = [
     "ConfigProblem",
@@ -37,6 +41,9 @@ MAX_SAMPLERATE = 768_000
 """Highest sample rate accepted, in Hz (the fastest ultrasonic recorders)."""
 
 MAX_CHANNELS = 64
+
+MAX_PORT = 65535
+"""Highest TCP port number."""
 
 _COMMON_RATES = "48000, 96000, 192000, 250000 or 384000"
 
@@ -156,6 +163,54 @@ def _microphone_problems(path: str, section: BaseModel) -> List[ConfigProblem]:
     return problems
 
 
+def _url_problems(path: str, section: BaseModel) -> List[ConfigProblem]:
+    url = getattr(section, "base_url", None)
+    if not isinstance(url, str):
+        return []
+    field = _join(path, "base_url")
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        parts, host = None, None
+    # Never print the password or token the URL may hold.
+    shown = redact_url(url)
+    example = "e.g. https://example.org/ingest"
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
+        return [
+            ConfigProblem(
+                (field,),
+                f"{shown!r} is not an HTTP address ({field}): it must start "
+                "with http:// or https://.",
+                f"Set {field} to the full address of the server, {example}.",
+            )
+        ]
+    if not host:
+        return [
+            ConfigProblem(
+                (field,),
+                f"{shown!r} names no server ({field}).",
+                f"Set {field} to the full address of the server, {example}.",
+            )
+        ]
+    return []
+
+
+def _port_problems(path: str, section: BaseModel) -> List[ConfigProblem]:
+    port = _number(section, "port")
+    if port is None or not hasattr(section, "host") or 1 <= port <= MAX_PORT:
+        return []
+    field = _join(path, "port")
+    return [
+        ConfigProblem(
+            (field,),
+            f"Port {port:g} does not exist ({field}): ports go from 1 to {MAX_PORT}.",
+            f"Set {field} to the port the server listens on (MQTT: 1883, or "
+            "8883 with TLS).",
+        )
+    ]
+
+
 def _band_problems(
     path: str, band: BaseModel, microphone_path: str, rate: float
 ) -> List[ConfigProblem]:
@@ -246,6 +301,8 @@ def find_config_problems(config: BaseModel, prefix: str = "") -> List[ConfigProb
     microphone: Optional[Tuple[str, BaseModel]] = None
     for path, section in sections:
         problems.extend(_schedule_problems(path, section))
+        problems.extend(_url_problems(path, section))
+        problems.extend(_port_problems(path, section))
         if _number(section, "samplerate") is not None:
             problems.extend(_microphone_problems(path, section))
             microphone = microphone or (path, section)
