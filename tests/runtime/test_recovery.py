@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import pytest
 
@@ -260,3 +260,58 @@ def test_recovery_touches_only_this_installations_files(
     assert report.registered == [theirs]
     (recording, _), *_ = second.store.get_recordings_by_path([theirs])
     assert recording.deployment.id == second_deployment.id
+
+
+def test_a_filing_copy_cut_short_is_removed_not_quarantined(program: Any) -> None:
+    # Filing across filesystems copies under a partial name and removes the
+    # original only after the rename. A kill mid-copy left that copy, which
+    # recovery used to quarantine as a "half-written recording" although the
+    # recording itself was intact.
+    now = datetime.datetime(2024, 5, 1, 12, tzinfo=UTC)
+    waiting = _stored(program, now)
+    assert waiting.path is not None
+    kept = program.config.paths.recordings / "kept"
+    kept.mkdir(parents=True)
+    cut_short = kept / f".{waiting.path.name}.k3x9_q2a.partial"
+    cut_short.write_bytes(waiting.path.read_bytes()[:100])
+    orphan = kept / ".20240501_130000_lost.wav.zz81.partial"
+    orphan.write_bytes(b"RIFF")
+    fresh = kept / f".{waiting.path.name}.busy0001.partial"
+    fresh.write_bytes(b"RIFF")
+    _age(cut_short)
+    _age(orphan)
+
+    report = recover(program)
+
+    assert report.copies_removed == [cut_short]
+    assert not cut_short.exists() and waiting.path.exists()
+    assert not orphan.exists()  # its recording is nowhere: kept in quarantine
+    quarantine = program.config.paths.recordings / QUARANTINE_FOLDER
+    assert [p.name for p in quarantine.iterdir()] == [orphan.name.lstrip(".")]
+    assert fresh.exists()  # a filing in progress is left alone
+    assert "1 unfinished copies of intact recordings removed" in report.describe()
+
+
+def test_filing_copies_under_a_partial_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acoupi.audio.wav import PARTIAL_SUFFIX
+    from acoupi.system import files
+
+    renamed: List[str] = []
+    real_replace = os.replace
+
+    def spy(source: Any, dest: Any) -> None:
+        renamed.append(Path(source).name)
+        real_replace(source, dest)
+
+    monkeypatch.setattr(files.os, "replace", spy)
+    source = tmp_path / "rec.wav"
+    write_wav(source)
+    dest = tmp_path / "kept" / "rec.wav"
+    dest.parent.mkdir()
+
+    files._copy_durably(source, dest)
+
+    assert len(renamed) == 1 and renamed[0].startswith(".rec.wav.")
+    assert renamed[0].endswith(PARTIAL_SUFFIX)

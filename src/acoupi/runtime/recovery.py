@@ -76,6 +76,9 @@ class RecoveryReport:
     foreign: List[Path] = field(default_factory=list)
     """Files left alone: not known to be this installation's."""
 
+    copies_removed: List[Path] = field(default_factory=list)
+    """Copies cut short while filing, whose recording is intact elsewhere."""
+
     def describe(self) -> str:
         """One line for reports."""
         line = (
@@ -84,6 +87,11 @@ class RecoveryReport:
             "for filing, "
             f"{len(self.quarantined)} quarantined, {len(self.failed)} failed"
         )
+        if self.copies_removed:
+            line += (
+                f"; {len(self.copies_removed)} unfinished copies of intact "
+                "recordings removed"
+            )
         if self.foreign:
             line += (
                 f"; {len(self.foreign)} other files left alone (not written "
@@ -102,6 +110,7 @@ class RecoveryReport:
                 self.quarantined,
                 self.left,
                 self.failed,
+                self.copies_removed,
             )
         )
 
@@ -387,4 +396,41 @@ def recover(program: Any) -> RecoveryReport:
         except Exception as error:  # one bad file must not stop the others
             logger.exception("Could not recover %s", path)
             report.failed.append(f"{path}: {error}")
+    recordings = getattr(paths, "recordings", None)
+    if recordings is not None:
+        _remove_unfinished_copies(Path(recordings), tmp_dir, recovery, report)
     return report
+
+
+def _copied_name(partial: Path) -> str:
+    """``.<name>.<random>.partial`` -> ``<name>`` (see files.move_recording)."""
+    return partial.name[1 : -len(PARTIAL_SUFFIX)].rsplit(".", 1)[0]
+
+
+def _remove_unfinished_copies(
+    folder: Path, tmp_dir: Path, recovery: "_Recovery", report: RecoveryReport
+) -> None:
+    """Deal with copies a kill cut short while filing into ``folder``.
+
+    Filing across filesystems copies under a partial name and removes the
+    original only once the copy is complete and renamed: a leftover copy's
+    recording is still in ``tmp_dir`` or already filed beside it. Such a
+    copy is removed (it used to reach the quarantine as a "half-written"
+    recording); one whose recording is in neither place is quarantined.
+    """
+    if not folder.is_dir():
+        return
+    for path in folder.rglob(f".*{PARTIAL_SUFFIX}"):
+        if QUARANTINE_FOLDER in path.relative_to(folder).parts:
+            continue
+        try:
+            if time.time() - path.stat().st_mtime < PARTIAL_MIN_AGE:
+                continue  # a filing in progress
+            name = _copied_name(path)
+            if (path.parent / name).is_file() or (tmp_dir / name).is_file():
+                path.unlink()
+                report.copies_removed.append(path)
+            else:
+                recovery.partial(path)
+        except Exception as error:  # one bad file must not stop the others
+            report.failed.append(f"{path}: {error}")

@@ -19,6 +19,7 @@ from typing import List, Optional, Union
 from uuid import UUID
 
 from acoupi import data
+from acoupi.audio.wav import PARTIAL_SUFFIX
 from acoupi.system.atomic import fsync_dir
 
 __all__ = [
@@ -252,7 +253,11 @@ def _link(source: Path, dest: Path) -> bool:
 
 
 def _copy_durably(source: Path, dest: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    # The partial suffix (as the WAV writer's) lets start-up recovery tell a
+    # copy cut short by a kill from a recording (acoupi.runtime.recovery).
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
