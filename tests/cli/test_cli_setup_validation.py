@@ -333,3 +333,23 @@ def test_programs_declared_by_entry_points_are_listed_and_set_up(
     result = invoke("setup", "--program", "dawn", "--no-prompt")
     assert result.exit_code == 0, result.output
     assert settings.program_name_file.read_text().strip() == "bird_tools.dawn"
+
+
+def test_band_error_has_no_pydantic_wording(
+    invoke: Invoke, clean_failure: Callable[..., None], settings: Settings
+) -> None:
+    """QA F19: "detector.bands.0: Value error, band 'x': ..." leaked pydantic."""
+    result = invoke(
+        "setup", "--program", "triggered", "--no-prompt", *SIMULATED,
+        "--detector.bands.0.label", "x",
+        "--detector.bands.0.low_freq", "5000",
+        "--detector.bands.0.high_freq", "1000",
+    )  # fmt: skip
+
+    clean_failure(
+        result.output,
+        result.exit_code,
+        "detector.bands.0: band 'x': low_freq must be below high_freq",
+    )
+    assert "Value error" not in result.output
+    assert _not_set_up(settings)

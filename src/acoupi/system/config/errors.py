@@ -25,6 +25,16 @@ def _show_input(value: Any) -> str:
     return f" (got {text})"
 
 
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+"""What pydantic puts before a validator's own message; noise to a user."""
+
+
+def _plain(message: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
 def error_fields(error: ValidationError, prefix: str = "") -> List[str]:
     """Return the dotted name of each invalid field, in error order.
 
@@ -63,5 +73,5 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors(include_url=False):
         name = _join_loc(prefix, item["loc"]) or "(whole configuration)"
         shown = "" if item["type"] == "missing" else _show_input(item.get("input"))
-        lines.append(f"  - {name}: {item['msg']}{shown}")
+        lines.append(f"  - {name}: {_plain(item['msg'])}{shown}")
     return "\n".join(lines)
