@@ -392,3 +392,21 @@ def test_workers_stop_with_only_stale_pidfiles_says_none_ran(
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_rule_between_two_fields_says_which_to_set_first(
+    invoke: Invoke, triggered: Settings
+) -> None:
+    """QA F19: duration 20 over interval 10 gave no way forward in `config set`."""
+    before = triggered.program_config_file.read_text()
+
+    result = invoke("config", "set", "recording.duration", "20")
+
+    assert result.exit_code == 1, result.output
+    assert "Recordings of 20 s cannot start every 10 s" in result.output
+    assert "Set recording.interval first (`acoupi config set recording.interval" in (
+        result.output
+    )
+    assert triggered.program_config_file.read_text() == before
+    assert invoke("config", "set", "recording.interval", "20").exit_code == 0
+    assert invoke("config", "set", "recording.duration", "20").exit_code == 0

@@ -315,11 +315,30 @@ def _split_set_args(field: str, values: Tuple[str, ...]) -> Tuple[str, str]:
 
 def _check_meaning(updated: "BaseModel", field: str) -> None:
     """Refuse values that cannot work; show warnings about doubtful ones."""
-    from acoupi.system.config.checks import check_config
+    from acoupi.system.config.checks import ConfigProblemsError, check_config
 
     # Opening the microphone takes a moment: only when its settings change.
     probe = not field or field.split(".")[0] == "microphone"
-    check_config(updated, probe_device=probe)
+    try:
+        check_config(updated, probe_device=probe)
+    except ConfigProblemsError as error:
+        # `config set` changes one field at a time: when the rule ties it to
+        # another, that one must change first (interval before duration).
+        others = [
+            other
+            for problem in error.problems
+            if field in problem.fields
+            for other in problem.fields
+            if other != field
+        ]
+        if others:
+            first = list(dict.fromkeys(others))
+            error.help = (
+                f"Set {' and '.join(first)} first (`acoupi config set "
+                f"{first[0]} VALUE`), then {field}: `config set` changes one "
+                "field at a time."
+            )
+        raise
 
 
 def _restart_advice(ctx: click.Context) -> Optional[str]:

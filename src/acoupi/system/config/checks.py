@@ -26,6 +26,7 @@ from acoupi.system.redact import redact_url
 
 __all__ = [
     "ConfigProblem",
+    "ConfigProblemsError",
     "ConfigWarning",
     "MAX_SAMPLERATE",
     "MIN_SAMPLERATE",
@@ -367,6 +368,18 @@ def probe_microphone(config: BaseModel) -> List[ConfigProblem]:
     return []
 
 
+class ConfigProblemsError(ConfigurationError):
+    """A configuration that cannot work; ``problems`` lists why."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]):
+        super().__init__(
+            _listing("The configuration cannot work:", problems),
+            help="Fix the values above, then try again; "
+            "`acoupi config show` shows the whole configuration.",
+        )
+        self.problems = list(problems)
+
+
 def check_config(
     config: BaseModel, probe_device: bool = False, prefix: str = ""
 ) -> List[ConfigProblem]:
@@ -388,7 +401,7 @@ def check_config(
 
     Raises
     ------
-    ConfigurationError
+    ConfigProblemsError
         Listing every error, each with how to fix it.
     """
     problems = find_config_problems(config, prefix)
@@ -396,11 +409,7 @@ def check_config(
         problems.extend(probe_microphone(config))
     errors = [problem for problem in problems if problem.error]
     if errors:
-        raise ConfigurationError(
-            _listing("The configuration cannot work:", errors),
-            help="Fix the values above, then try again; "
-            "`acoupi config show` shows the whole configuration.",
-        )
+        raise ConfigProblemsError(errors)
     warned = [problem for problem in problems if not problem.error]
     for problem in warned:
         warnings.warn(problem.describe(), ConfigWarning, stacklevel=2)
