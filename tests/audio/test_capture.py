@@ -103,8 +103,14 @@ def test_source_overflow_is_reported_as_gap_with_zeros_and_time_kept():
     source = SimulatedSource(8000, 1, speed=20, blocksize=100)
     with ContinuousCapture(source, buffer_seconds=5) as capture:
         first = capture.next_clip(4000)
+        # Freeze the source so the test knows where the loss will land (it
+        # may be clips ahead of the reader under load), then read around it.
+        source.stall()
+        time.sleep(0.05)
+        at = capture.end_frame
         source.inject_overflow(250)
-        clips = [capture.next_clip(1000) for _ in range(4)]
+        source.stall(False)
+        clips = [capture.clip_at(at - 500 + 1000 * k, 1000) for k in range(4)]
     assert first.is_complete
     assert not all(clip.is_complete for clip in clips)
     gaps = [gap for clip in clips for gap in clip.gaps]

@@ -31,6 +31,7 @@ from acoupi.tasks.detection import generate_detection_task
 from acoupi.tasks.recording import generate_recording_task
 from acoupi.tasks.summary import generate_summariser_task
 from audio_support import record_wav
+from fault_support import FaultTable, integrity_ok
 
 NOW = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -77,7 +78,7 @@ def test_a_file_damaged_after_opening_is_named_too(tmp_path: Path):
 
 
 def test_corrupt_outbox_does_not_stop_recording_or_detections(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fault_table: FaultTable
 ):
     store = SqliteStore(tmp_path / "storages" / "metadata.db")
     messages_path = tmp_path / "storages" / "messages.db"
@@ -101,6 +102,14 @@ def test_corrupt_outbox_does_not_stop_recording_or_detections(
     assert str(messages_path) in caplog.text
     assert "acoupi db reset" in caplog.text
     assert messages_path.read_bytes() == GARBAGE
+    fault_table.add(
+        "corrupt outbox",
+        "messages.db overwritten with garbage before a recording",
+        recordings_lost=0,
+        messages_lost="the damaged file is kept as it was",
+        databases_intact=integrity_ok(store.db_path),
+        visible="check, status, live view, task log: file named + `acoupi db reset`",
+    )
 
 
 def test_corrupt_outbox_fails_the_summary_step_only(
