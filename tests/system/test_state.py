@@ -90,9 +90,12 @@ def test_status_of_a_configured_home(configured: Settings, systemctl) -> None:
     assert status.program == ProgramState.OK
     assert status.deployment == deployment
     assert status.celery.state == CeleryState.UNAVAILABLE
-    # Units installed, but no session: the state is unknown, not "inactive".
+    # Units installed, but no session: the state is unknown, not "inactive",
+    # and status says why instead of a bare "unknown".
     assert status.services.acoupi == ServiceStatus.UNKNOWN
     assert status.services.beat == ServiceStatus.UNKNOWN
+    assert status.services.detail is not None
+    assert "no systemd user session" in status.services.detail
 
 
 def test_status_reads_the_services(configured: Settings, systemctl) -> None:
@@ -102,6 +105,7 @@ def test_status_reads_the_services(configured: Settings, systemctl) -> None:
 
     assert status.services.acoupi == ServiceStatus.FAILED
     assert status.services.beat == ServiceStatus.FAILED
+    assert status.services.detail is None
 
 
 def test_ended_deployment_is_not_current(configured: Settings) -> None:

@@ -100,6 +100,10 @@ def _services(status: "AcoupiStatus") -> "RenderableType":
         # The units are not used by a foreground run; "unknown" would
         # suggest something is wrong.
         rows.append(("services", "[dim]not used while running in the foreground[/]"))
+    elif detail := getattr(services, "detail", None):
+        from rich.markup import escape
+
+        rows.append(("services", f"[dim]{escape(detail)}[/]"))
     else:
         rows.append(("acoupi", _bullet(services.acoupi)))
         rows.append(("beat", _bullet(services.beat)))

@@ -53,6 +53,8 @@ class ServicesStatus(BaseModel):
 
     acoupi: ServiceStatus
     beat: ServiceStatus
+    detail: Optional[str] = None
+    """Why the states are unknown, when that is known (no systemd here)."""
 
 
 class RunMode(str, Enum):
@@ -141,10 +143,18 @@ def _services_status(settings: Settings) -> ServicesStatus:
             logger.debug("Could not read a service state", exc_info=True)
             return ServiceStatus.UNKNOWN
 
-    return ServicesStatus(
-        acoupi=state(get_acoupi_service_status),
-        beat=state(get_acoupi_beat_service_status),
-    )
+    acoupi = state(get_acoupi_service_status)
+    beat = state(get_acoupi_beat_service_status)
+    detail = None
+    if acoupi == beat == ServiceStatus.UNKNOWN:
+        from acoupi.system.services import has_systemd_user_session
+
+        if not has_systemd_user_session():
+            detail = (
+                "no systemd user session here (containers, CI): "
+                "run acoupi in the foreground with `acoupi run`"
+            )
+    return ServicesStatus(acoupi=acoupi, beat=beat, detail=detail)
 
 
 BROKER_WAIT = 0.75
