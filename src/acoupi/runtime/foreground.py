@@ -43,6 +43,7 @@ from acoupi.runtime.supervisor import (
 from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
+from acoupi.system.outlook import RECORDING_TASK
 from acoupi.system.pidfiles import owned_processes, remove_stale_pidfiles
 from acoupi.system.programs import load_program
 from acoupi.timeutil import now_utc
@@ -63,9 +64,6 @@ APP_MODULE = "acoupi.runtime.celery_app"
 
 BEAT_APP_MODULE = "acoupi.runtime.beat_app"
 """``-A`` target of beat: a bare app from the beat plan."""
-
-RECORDING_TASK = "recording_task"
-"""Name of the task whose failures make a run fail."""
 
 
 class WorkersRunningError(AcoupiError):
