@@ -171,13 +171,7 @@ def list_command(
 
     page = list_detections(_connection(ctx), query, limit=limit, offset=offset)
     if as_json:
-        document = {
-            "detections": [row.as_json() for row in page.rows],
-            "offset": offset,
-            "limit": limit,
-            "has_more": page.has_more,
-        }
-        click.echo(json.dumps(document, indent=2))
+        _echo_page("detections", page, offset, limit)
         return
     if not page.rows:
         _explain_no_match(ctx, query, "detections")
@@ -333,13 +327,7 @@ def recordings(
         offset=offset,
     )
     if as_json:
-        document = {
-            "recordings": [row.as_json() for row in page.rows],
-            "offset": offset,
-            "limit": limit,
-            "has_more": page.has_more,
-        }
-        click.echo(json.dumps(document, indent=2))
+        _echo_page("recordings", page, offset, limit)
         return
     if not page.rows:
         from acoupi.dashboard.queries import unknown_filters
@@ -365,3 +353,14 @@ def recordings(
     _print_table(["time (UTC)", "length", "detections", "file", "id"], lines)
     if page.has_more:
         click.echo(f"More follow: add --offset {offset + limit}.", err=True)
+
+
+def _echo_page(kind: str, page: Any, offset: int, limit: int) -> None:
+    """Print one page of rows as the JSON document of ``--json``."""
+    document = {
+        kind: [row.as_json() for row in page.rows],
+        "offset": offset,
+        "limit": limit,
+        "has_more": page.has_more,
+    }
+    click.echo(json.dumps(document, indent=2))
