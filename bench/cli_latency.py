@@ -10,7 +10,11 @@ order rotating; see ``harness.py``):
     ``acoupi deployment status`` while each side's deployment runs
     (``acoupi.programs.test``): ours under ``acoupi run`` on its built-in
     broker (its default) and on RabbitMQ; upstream's workers and beat as its
-    generated scripts start them, on RabbitMQ (its default broker).
+    generated scripts start them, on RabbitMQ (its default broker). Before
+    and after the timed rounds each side must really run, or the bench
+    stops: ours' ``deployment status --json`` must see every worker alive
+    and the foreground run; upstream (whose status crashes while workers
+    run) must have a live process behind each worker's and beat's pidfile.
 ``unreachable``
     ``acoupi deployment status`` with the broker URL pointing at a closed
     port (127.0.0.1:1).
@@ -73,6 +77,8 @@ class Target:
     name: str
     install: Install
     failures: Dict[str, List[str]] = field(default_factory=dict)
+    workers: List[dict] = field(default_factory=list)
+    """Upstream's declared workers (their pidfiles prove they run)."""
 
     def runner(self, label: str, args: List[str]) -> Callable[[], Optional[float]]:
         def run() -> Optional[float]:
@@ -117,18 +123,94 @@ def make_targets(
     return targets
 
 
-def wait_for_pidfiles(targets: List[Target], timeout: float = 90.0) -> None:
-    """Wait until every side's workers wrote their pidfiles, then settle."""
+def _live(pidfile: Path) -> bool:
+    """Whether ``pidfile`` names a live process."""
+    try:
+        os.kill(int(pidfile.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _ours_started(run_dir: Path) -> bool:
+    """What ``acoupi run`` writes once it really runs: its own record and,
+    for every worker with a pidfile, a heartbeat file (written only while
+    the worker is connected to its broker). Beat is a thread of the run by
+    default, so its pidfile is not waited for."""
+    workers = [p for p in run_dir.glob("*.pid") if p.stem != "beat"]
+    return (
+        (run_dir / "foreground-run.json").is_file()
+        and bool(workers)
+        and all(_live(p) and (run_dir / f"{p.stem}.alive").is_file() for p in workers)
+    )
+
+
+def _upstream_started(target: Target) -> bool:
+    """Upstream writes one pidfile per declared worker plus beat's."""
+    run_dir = target.install.acoupi_home / "run"
+    names = [w["name"] for w in target.workers] + ["beat"]
+    return all(_live(run_dir / f"{name}.pid") for name in names)
+
+
+def running_problem(target: Target) -> Optional[str]:
+    """Why ``target``'s deployment is not fully running; None when it is.
+
+    Ours is asked with ``acoupi deployment status --json`` (the command
+    being timed must see the workers alive); upstream's status crashes
+    while workers run, so its pidfiles and processes are checked instead.
+    """
+    install = target.install
+    dead = [p.args[:3] for p in install.processes if p.poll() is not None]
+    if dead:
+        return f"processes exited: {dead}"
+    if install.kind != "ours":
+        return None if _upstream_started(target) else "pidfiles missing"
+    try:
+        out = install.command(["deployment", "status", "--json"], timeout=TIMEOUT)
+        status = json.loads(out)
+    except (RuntimeError, ValueError) as error:
+        return f"status --json failed: {error}"
+    celery = status.get("celery") or {}
+    workers = celery.get("workers") or []
+    mode = (status.get("running") or {}).get("mode")
+    if (
+        celery.get("state") != "available"
+        or not workers
+        or any(w.get("state") != "ok" for w in workers)
+        or mode != "foreground"
+    ):
+        return f"status says celery={celery}, running={mode}"
+    return None
+
+
+def wait_until_running(targets: List[Target], timeout: float = 90.0) -> None:
+    """Wait until every side's deployment really runs; fail loudly if not."""
     deadline = time.monotonic() + timeout
     for target in targets:
+        if target.install.kind != "ours":
+            target.workers = target.install.upstream_workers()
         run_dir = target.install.acoupi_home / "run"
         while time.monotonic() < deadline:
-            if len(list(run_dir.glob("*.pid"))) >= 2:  # a worker and beat
+            started = (
+                _ours_started(run_dir)
+                if target.install.kind == "ours"
+                else _upstream_started(target)
+            )
+            if started:
                 break
             time.sleep(0.5)
-        else:
-            print(f"  {target.name}: workers did not start", file=sys.stderr)
     time.sleep(10)  # connected and idle
+    problems = {t.name: running_problem(t) for t in targets}
+    failed = {name: why for name, why in problems.items() if why}
+    if failed:
+        raise SystemExit(f"deployments not running, nothing measured: {failed}")
+
+
+def check_still_running(targets: List[Target]) -> None:
+    """After the timed rounds: the statuses timed were of running workers."""
+    failed = {t.name: why for t in targets if (why := running_problem(t))}
+    if failed:
+        raise SystemExit(f"deployments stopped during the rounds: {failed}")
 
 
 def measure(
@@ -231,10 +313,11 @@ def main() -> int:
         if "running" in phases:
             for target in live:
                 target.install.start(None)
-            wait_for_pidfiles(live)
+            wait_until_running(live)
             results["status, running"] = measure(
                 live, "status, running", ["deployment", "status"], args.rounds
             )
+            check_still_running(live)
             for target in live:
                 target.install.stop()
         if "unreachable" in phases:
