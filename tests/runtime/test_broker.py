@@ -96,3 +96,39 @@ def test_torn_or_empty_message_files_never_crash_a_consumer(
         "0_00000000-0000-0000-0000-000000000000.celery.msg"
     ]
     assert not [p for p in paths.queue.iterdir() if p.is_file()]
+
+
+def test_embedded_queue_depths_agree_with_kombu(settings: Settings) -> None:
+    # queue_depths counts the embedded broker's files itself (no kombu for a
+    # status); kombu's channel must give the same answer, orphans included.
+    import subprocess
+
+    setup_program(settings, "acoupi.programs.test")
+    program = load_program(settings)
+    for queue in ("celery", "celery", "celery", "other"):
+        program.tasks["test_task"].apply_async(queue=queue)
+    paths = broker_paths(settings)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+
+    def orphan() -> None:
+        # A message claimed by a consumer that died (kill -9, power cut).
+        message = next(p for p in sorted(paths.queue.iterdir()) if ".celery." in p.name)
+        folder = paths.claimed / f"{dead.pid}-0"
+        folder.mkdir(exist_ok=True)
+        message.rename(folder / message.name)
+
+    def kombu_depths(queues: list[str]) -> dict[str, int]:
+        with program.app.connection_for_read() as connection:
+            channel = connection.channel()
+            return {
+                q: channel.queue_declare(queue=q, passive=True).message_count
+                for q in queues
+            }
+
+    queues = ["celery", "other", "missing"]
+    expected = {"celery": 3, "other": 1, "missing": 0}
+    orphan()
+    assert queue_depths(program.app, queues) == expected
+    orphan()
+    assert kombu_depths(queues) == expected
