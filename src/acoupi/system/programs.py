@@ -13,7 +13,7 @@ import warnings
 from enum import Enum
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, List, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, List, Optional, Type, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -244,7 +244,7 @@ def _create_celery_app(celery_config: CeleryConfig, settings: Settings) -> "Cele
     return app
 
 
-def load_program(settings: Settings) -> AcoupiProgram:
+def load_program(settings: Settings, *, defer_celery: bool = False) -> AcoupiProgram:
     """Load a fully configured acoupi program.
 
     Reads the program name, imports its class, loads its configuration and
@@ -255,6 +255,11 @@ def load_program(settings: Settings) -> AcoupiProgram:
     ----------
     settings
         Settings giving the program name, program and Celery config files.
+    defer_celery
+        Give the program a :class:`~acoupi.system.deferred_app.DeferredApp`
+        that builds its Celery app only when something needs Celery: for
+        reading a program (status), where importing Celery would cost more
+        than all the rest.
 
     Returns
     -------
@@ -280,8 +285,16 @@ def load_program(settings: Settings) -> AcoupiProgram:
         else _load_file_config(settings.program_config_file, schema)
     )
     celery_config = _load_file_config(settings.celery_config_file, CeleryConfig)
-    app = _create_celery_app(celery_config, settings)
-    return program_class(config, app)
+    if not defer_celery:
+        return program_class(config, _create_celery_app(celery_config, settings))
+    from acoupi.system.broker import celery_conf_for
+    from acoupi.system.deferred_app import DeferredApp
+
+    deferred = DeferredApp(
+        celery_conf_for(celery_config, settings),
+        lambda: _create_celery_app(celery_config, settings),
+    )
+    return program_class(config, cast("Celery", deferred))
 
 
 def write_program_file(program_name: str, settings: Settings) -> None:

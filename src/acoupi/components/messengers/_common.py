@@ -3,10 +3,10 @@
 import logging
 from typing import Optional, Union
 
-from celery.utils.log import get_task_logger
 from pydantic import SecretStr
 
 from acoupi.system.redact import redact_text, redact_url
+from acoupi.system.task_logs import task_logger
 
 __all__ = [
     "MESSAGE_ID_PROPERTY",
@@ -29,7 +29,7 @@ SecretLike = Union[str, SecretStr]
 
 def default_logger(name: str, logger: Optional[logging.Logger]) -> logging.Logger:
     """Return ``logger``, or the Celery task logger of module ``name``."""
-    return logger if logger is not None else get_task_logger(name)
+    return logger if logger is not None else task_logger(name)
 
 
 def to_secret(value: Optional[SecretLike]) -> Optional[SecretStr]:

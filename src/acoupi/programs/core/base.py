@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from acoupi import data
 from acoupi.programs.core.workers import AcoupiWorker, WorkerConfig
+from acoupi.system.task_logs import task_logger
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -62,17 +63,19 @@ class AcoupiProgram(ABC, Generic[ProgramConfig]):
     logger: logging.Logger
 
     def __init__(self, program_config: ProgramConfig, app: "Celery"):
-        from celery.utils.log import get_task_logger
+        from acoupi.system.deferred_app import DeferredApp
 
-        from acoupi.system.message_serializer import register_data_types
+        if not isinstance(app, DeferredApp):
+            from acoupi.system.message_serializer import register_data_types
 
-        # Tasks pass acoupi data between them: with the json serializer
-        # (no code from the queue) both sides must know these types.
-        register_data_types()
+            # Tasks pass acoupi data between them: with the json serializer
+            # (no code from the queue) both sides must know these types. A
+            # deferred app does it when it builds the real one.
+            register_data_types()
         self.config = program_config
         self.app = app
         self.tasks: Dict[str, Task] = {}
-        self.logger = get_task_logger(type(self).__name__)
+        self.logger = task_logger(type(self).__name__)
         self.setup(program_config)
 
     # Hooks a program overrides -------------------------------------------
