@@ -275,9 +275,42 @@ def test_status_does_not_wait_on_a_silent_broker(
     finally:
         silent.close()
 
-    # Deadlines, not speed: 0.75 s per broker read; Celery's own defaults
-    # waited 4 s per attempt.
+    # Deadlines, not speed: one 0.4 s wait for all broker reads; Celery's
+    # own defaults waited 4 s per attempt.
     assert elapsed < 3, elapsed
     assert status.celery.state == CeleryState.UNAVAILABLE
+    detail = status.celery.detail or ""
+    assert "127.0.0.1" in detail and "guest:guest" not in detail
+    assert "did not answer within" in detail or "timed out" in detail, detail
     assert status.backlog is None
     assert status.outlook is not None and status.outlook.records
+
+
+def test_status_command_exits_despite_a_silent_broker(run_acoupi) -> None:
+    import json
+    import socket
+    import time
+
+    # The whole command, in its own process: a broker read stuck on the
+    # silent socket must hold up neither the answer nor the exit.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    try:
+        setup = run_acoupi(
+            "setup", "--program", "acoupi.programs.test", "--no-prompt",
+            "--broker_url", f"pyamqp://guest:guest@127.0.0.1:{port}//",
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stderr
+        started = time.monotonic()
+        result = run_acoupi("deployment", "status", "--json")
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+
+    assert elapsed < 3, elapsed  # a hang, not speed (see bench/cli_latency.py)
+    assert result.returncode == 0, result.stderr
+    celery = json.loads(result.stdout)["celery"]
+    assert celery["state"] == "unavailable"
+    assert f"127.0.0.1:{port}" in celery["detail"]

@@ -172,3 +172,39 @@ def test_status_is_serialisable(configured: Settings) -> None:
     status = get_status(configured)
 
     assert AcoupiStatus.model_validate_json(status.model_dump_json()) == status
+
+
+def test_broker_wait_gives_up_a_read_that_hangs() -> None:
+    import socket
+    import time
+
+    from acoupi.system.state import LEAST_BROKER_WAIT, BrokerWait
+
+    # A read blocked for good: receiving from a peer that never sends.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        wait = BrokerWait(0.0)
+
+        started = time.monotonic()
+        answered, value = wait.run(client.recv, 1)
+        elapsed = time.monotonic() - started
+        client.close()
+
+    assert (answered, value) == (False, None)
+    assert LEAST_BROKER_WAIT <= elapsed < 3
+    assert wait.run(lambda: 42) == (True, 42)
+    assert wait.run(lambda: 1 / 0) == (True, None)  # failed: unknown, not zero
+
+
+def test_a_silent_broker_is_named_in_the_status(configured: Settings) -> None:
+    from acoupi.system.celery import broker_silent_status
+
+    status = broker_silent_status(configured, 0.43)
+
+    assert status.state == CeleryState.UNAVAILABLE
+    assert status.detail is not None
+    assert status.detail == (
+        "The Celery broker at pyamqp://***@127.0.0.1:1// did not answer within 0.4 s."
+    )

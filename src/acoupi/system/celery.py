@@ -35,9 +35,13 @@ __all__ = [
     "CeleryStatus",
     "WorkerState",
     "WorkerStatus",
+    "broker_silent_status",
     "check_broker",
+    "celery_status_from_broker",
+    "celery_status_from_files",
     "get_celery_bin",
     "get_celery_status",
+    "import_broker_client",
     "purge_queue",
     "purge_queues",
     "restart_workers",
@@ -55,6 +59,9 @@ CONNECT_TIMEOUT = 2.0
 
 PING_TIMEOUT = 1.0
 """Seconds to wait for workers to answer a ping."""
+
+_LEAST_WAIT = 0.05
+"""Shortest connect or ping timeout a deadline leaves (0 would mean none)."""
 
 STARTUP_GRACE = 3.0
 """Seconds after ``celery multi start`` before a missing pidfile means a dead worker."""
@@ -317,7 +324,9 @@ def get_celery_status(
     """Ping the workers and report who answered.
 
     Never raises and never waits longer than about ``connect_timeout +
-    timeout`` seconds.
+    timeout`` seconds. Files answer first (see
+    :func:`celery_status_from_files`); the broker is asked only when they
+    cannot (:func:`celery_status_from_broker`).
 
     Parameters
     ----------
@@ -336,30 +345,91 @@ def get_celery_status(
         silent); ``UNAVAILABLE`` if the broker is down or no worker
         answered; ``ERROR`` if the configuration is broken.
     """
+    known = celery_status_from_files(settings)
+    if known is not None:
+        return known
+    return celery_status_from_broker(settings, timeout, connect_timeout)
+
+
+def celery_status_from_files(settings: Settings) -> Optional[CeleryStatus]:
+    """The workers' status when files tell it; None when the broker must.
+
+    Workers with a pidfile are judged by their heartbeat files; with no
+    worker running on the built-in broker, its folders are all there is
+    to check. Imports neither Celery nor kombu and waits for nothing.
+
+    Parameters
+    ----------
+    settings
+        The acoupi settings.
+
+    Returns
+    -------
+    CeleryStatus or None
+        The status, or None when only the broker can tell (a worker
+        without a heartbeat file, or no worker on another broker).
+    """
+    expected = _pidfile_workers(settings)
+    if expected:
+        return _heartbeat_status(settings, expected)
+    if not _is_embedded(settings):
+        return None
+    # Nobody to ping, and the built-in broker is folders: checking them
+    # is all a connection would tell, without importing kombu's stack.
+    from acoupi.system.broker import check_embedded_broker
+
+    try:
+        check_embedded_broker(settings)
+    except CeleryUnavailableError as error:
+        return CeleryStatus(state=CeleryState.UNAVAILABLE, detail=error.message)
+    return CeleryStatus(
+        state=CeleryState.UNAVAILABLE, detail="No Celery worker is running."
+    )
+
+
+def celery_status_from_broker(
+    settings: Settings,
+    timeout: float = PING_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    deadline: Optional[float] = None,
+) -> CeleryStatus:
+    """Ask the broker: connect, and ping the workers that have a pidfile.
+
+    Never raises; waits about ``connect_timeout + timeout`` seconds at
+    most (a broker that accepts and never answers may hold a read longer:
+    callers with a deadline run it in a thread).
+
+    Parameters
+    ----------
+    settings
+        The acoupi settings.
+    timeout
+        Seconds to wait for ping replies.
+    connect_timeout
+        Seconds to wait for the broker.
+    deadline
+        A ``time.monotonic()`` time by which connecting and pinging must be
+        over; it shortens both timeouts.
+
+    Returns
+    -------
+    CeleryStatus
+        As :func:`get_celery_status`.
+    """
+
     # Pinging in-process takes ~1.0 s with the broker up and ~0.4 s with it
     # down (celery import included). Spawning `celery -A app status` took
     # ~1.9 s for a trivial app (more for a real program, whose import opens
     # stores and loads models) and ~7 s with the broker down, as Celery
     # retries the connection.
-    expected = _pidfile_workers(settings)
-    if expected:
-        proven = _heartbeat_status(settings, expected)
-        if proven is not None:
-            return proven
-    elif _is_embedded(settings):
-        # Nobody to ping, and the built-in broker is folders: checking them
-        # is all a connection would tell, without importing kombu's stack.
-        from acoupi.system.broker import check_embedded_broker
+    def within(seconds: float) -> float:
+        if deadline is None:
+            return seconds
+        return max(_LEAST_WAIT, min(seconds, deadline - time.monotonic()))
 
-        try:
-            check_embedded_broker(settings)
-        except CeleryUnavailableError as error:
-            return CeleryStatus(state=CeleryState.UNAVAILABLE, detail=error.message)
-        return CeleryStatus(
-            state=CeleryState.UNAVAILABLE, detail="No Celery worker is running."
-        )
+    expected = _pidfile_workers(settings)
     try:
-        with _Broker(settings, connect_timeout) as (app, connection):
+        with _Broker(settings, within(connect_timeout)) as (app, connection):
             if not expected:
                 # Every worker acoupi starts (services or `acoupi run`)
                 # writes a pidfile: with none there is nobody to wait for.
@@ -368,7 +438,7 @@ def get_celery_status(
                     detail="No Celery worker is running.",
                 )
             replies = app.control.ping(
-                timeout=timeout,
+                timeout=within(timeout),
                 connection=connection,
                 # Stop waiting as soon as every expected worker answered.
                 limit=len(expected),
@@ -404,6 +474,43 @@ def get_celery_status(
         state=CeleryState.UNAVAILABLE,
         workers=statuses,
         detail="No Celery worker answered.",
+    )
+
+
+def import_broker_client() -> None:
+    """Import Celery and kombu's connection, before threads need them.
+
+    Celery replaces its own module while it is first imported; two threads
+    importing it at once can see it half-built ("cannot import name
+    'Celery'"). A caller about to talk to the broker from several threads
+    imports it first, in one.
+    """
+    import celery.app.base  # noqa: F401
+    import kombu.connection  # noqa: F401
+
+
+def broker_silent_status(settings: Settings, seconds: float) -> CeleryStatus:
+    """The status when the broker did not answer within ``seconds``.
+
+    Parameters
+    ----------
+    settings
+        The acoupi settings.
+    seconds
+        How long the broker was waited for.
+
+    Returns
+    -------
+    CeleryStatus
+        ``UNAVAILABLE``, naming the broker (without its password).
+    """
+    try:
+        where = f" at {_redact(_load_celery_config(settings).broker_url)}"
+    except Exception:  # a status report must not raise
+        where = ""
+    return CeleryStatus(
+        state=CeleryState.UNAVAILABLE,
+        detail=f"The Celery broker{where} did not answer within {seconds:.1f} s.",
     )
 
 

@@ -3,8 +3,14 @@
 Every part fails soft: a part that cannot be determined is reported as
 ``UNKNOWN``/``ERROR``/``None`` instead of raising, so ``acoupi deployment
 status`` always answers. The parts are gathered in parallel because the
-slow ones (pinging workers, loading the program) do not depend on each
-other.
+slow ones (the broker, loading the program) do not depend on each other.
+
+Files answer first: workers' heartbeat files, the built-in broker's queue
+folder, the program's SQLite files. The broker (and with it Celery and
+kombu) is asked only when files cannot tell, and all its reads share one
+deadline (:data:`BROKER_WAIT`). The program is loaded with a deferred
+Celery app (:mod:`acoupi.system.deferred_app`), so on the built-in broker
+the status imports no Celery at all.
 
 Besides the parts of upstream's status (services, Celery, program,
 deployment) it says how acoupi runs (services or foreground), when the next
@@ -15,6 +21,8 @@ so a status built by other code stays valid.
 """
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
@@ -24,7 +32,14 @@ from pydantic import BaseModel, Field
 
 from acoupi.data import Deployment
 from acoupi.system.activity import Activity
-from acoupi.system.celery import CeleryState, CeleryStatus, get_celery_status
+from acoupi.system.celery import (
+    CeleryState,
+    CeleryStatus,
+    broker_silent_status,
+    celery_status_from_broker,
+    celery_status_from_files,
+    import_broker_client,
+)
 from acoupi.system.constants import Settings
 from acoupi.system.deployments import get_current_deployment
 from acoupi.system.disk import DiskUsage
@@ -157,38 +172,106 @@ def _services_status(settings: Settings) -> ServicesStatus:
     return ServicesStatus(acoupi=acoupi, beat=beat, detail=detail)
 
 
-BROKER_WAIT = 0.75
-"""Seconds status waits for the broker (connect, queue depth): an unreachable
-broker must not hold the answer up beyond a second."""
+BROKER_WAIT = 0.4
+"""Seconds status waits for the broker, in all, counted from its start:
+connecting, pinging and queue depths run beside the file and database
+reads, so an unreachable or silent broker holds the answer up by about
+this much. A broker on the same machine or network connects in tens of
+milliseconds."""
+
+LEAST_BROKER_WAIT = 0.25
+"""Seconds a broker read started late still gets (after importing the
+broker client, or loading the program, on a slow machine), so that a slow
+start does not pass for a silent broker."""
+
+_GRACE = 0.1
+"""Seconds past the deadline for a read to return its own error (its
+timeouts end at the deadline) before it is given up as hung."""
 
 
-def _within(seconds: float, read: Callable[..., Any], *args: Any) -> Any:
-    """``read(*args)``, or None when it fails or takes longer than ``seconds``.
+class BrokerWait:
+    """One deadline for every broker read of a status.
 
-    Runs in a daemon thread, so a call stuck on a dead network neither
-    delays the answer nor the exit of the command.
+    Each read runs in a daemon thread: a read stuck on a dead network
+    neither delays the answer beyond the deadline nor the exit of the
+    command.
+
+    Parameters
+    ----------
+    seconds
+        How long from now the broker is waited for.
     """
-    import threading
 
-    result: list[Any] = []
+    def __init__(self, seconds: float = BROKER_WAIT):
+        self.deadline = time.monotonic() + seconds
 
-    def call() -> None:
-        try:
-            result.append(read(*args))
-        except Exception:  # broker down: the value is unknown, not zero
-            logger.debug("Could not read %s", read.__name__, exc_info=True)
+    def until(self) -> float:
+        """When a read starting now must be over (``time.monotonic()``)."""
+        return max(self.deadline, time.monotonic() + LEAST_BROKER_WAIT)
 
-    thread = threading.Thread(target=call, name="acoupi-status-read", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    return result[0] if result else None
+    def run(
+        self, read: Callable[..., Any], *args: Any, until: Optional[float] = None
+    ) -> tuple[bool, Any]:
+        """Call ``read(*args)`` and wait for it until :meth:`until`.
+
+        Parameters
+        ----------
+        read
+            The broker read; it should bound its own timeouts by ``until``.
+        *args
+            Its arguments.
+        until
+            The read's deadline, if already taken from :meth:`until`.
+
+        Returns
+        -------
+        tuple
+            ``(True, value)`` when the read returned in time (value None if
+            it raised), ``(False, None)`` when it was given up.
+        """
+        until = self.until() if until is None else until
+        result: list[Any] = []
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                result.append(read(*args))
+            except Exception:  # broker down: the value is unknown, not zero
+                logger.debug("Could not read %s", read.__name__, exc_info=True)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=call, name="acoupi-broker-read", daemon=True)
+        thread.start()
+        answered = done.wait(max(0.0, until - time.monotonic()) + _GRACE)
+        return answered, result[0] if result else None
 
 
-def _celery_status(settings: Settings) -> CeleryStatus:
+def _known_celery_status(settings: Settings) -> Optional[CeleryStatus]:
+    """The workers' status from files; None when the broker must be asked."""
     try:
-        return get_celery_status(settings, connect_timeout=BROKER_WAIT)
+        return celery_status_from_files(settings)
     except Exception as error:  # a status report must not raise
         return CeleryStatus(state=CeleryState.ERROR, detail=str(error))
+
+
+def _asked_celery_status(settings: Settings, wait: BrokerWait) -> CeleryStatus:
+    """Ask the broker, within the wait."""
+    started = time.monotonic()
+    until = wait.until()
+    answered, status = wait.run(
+        celery_status_from_broker,
+        settings,
+        BROKER_WAIT,
+        BROKER_WAIT,
+        until,
+        until=until,
+    )
+    if not answered:
+        return broker_silent_status(settings, time.monotonic() - started)
+    if status is None:  # celery_status_from_broker does not raise
+        return CeleryStatus(state=CeleryState.ERROR, detail="Could not ask the broker.")
+    return status
 
 
 def _load(settings: Settings) -> Optional[Any]:
@@ -196,14 +279,16 @@ def _load(settings: Settings) -> Optional[Any]:
     if not is_configured(settings):
         return None
     try:
-        return load_program(settings)
+        # Its Celery app is built only if a read needs the broker (a queue
+        # depth on RabbitMQ): reading files needs no Celery.
+        return load_program(settings, defer_celery=True)
     except Exception:  # loading the program may fail any way
         logger.debug("Could not load the program", exc_info=True)
         return None
 
 
 def _program_state(
-    program: Optional[Any],
+    program: Optional[Any], wait: BrokerWait
 ) -> tuple[ProgramState, Optional[int], Optional[str]]:
     """Check the program, measure its detection backlog and its pending files."""
     if program is None:
@@ -211,7 +296,7 @@ def _program_state(
     state = check_program(program)
     from acoupi.runtime.backlog import get_backlog
 
-    backlog = _within(BROKER_WAIT, get_backlog, program)
+    _, backlog = wait.run(get_backlog, program)
     from acoupi.runtime.pending import pending_recordings
 
     pending = pending_recordings(program)
@@ -234,7 +319,7 @@ def _running(settings: Settings, services: ServicesStatus) -> Running:
 
 
 def _program_part(
-    settings: Settings, deployment: Optional[Deployment]
+    settings: Settings, deployment: Optional[Deployment], wait: BrokerWait
 ) -> tuple[
     ProgramState,
     Optional[int],
@@ -250,7 +335,7 @@ def _program_part(
     from acoupi.system.outlook import program_timezone, schedule_outlook
 
     program = _load(settings)
-    state, backlog, pending = _program_state(program)
+    state, backlog, pending = _program_state(program, wait)
     folders = [Path(settings.home)]
     if program is None:
         return state, backlog, pending, None, None, disk_usage(folders), None
@@ -320,15 +405,24 @@ def get_status(settings: Settings) -> AcoupiStatus:
     AcoupiStatus
         The state of every part.
     """
-    # Celery replaces its own module while it is first imported; two threads
-    # importing it at once can see it half-built ("cannot import name
-    # 'Celery'"). Import it here, before the threads start.
-    import celery  # noqa: F401
-
+    # One wait for the broker, from here: its reads run beside the rest.
+    wait = BrokerWait()
     deployment = _deployment(settings)
+    known = _known_celery_status(settings)
+    if known is None:
+        try:
+            # Before the threads start: the program's thread may import
+            # Celery too (see import_broker_client).
+            import_broker_client()
+        except Exception as error:  # a status report must not raise
+            known = CeleryStatus(state=CeleryState.ERROR, detail=str(error))
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="acoupi-status") as pool:
-        celery = pool.submit(_celery_status, settings)
-        program = pool.submit(_program_part, settings, deployment)
+        celery = (
+            None
+            if known is not None
+            else pool.submit(_asked_celery_status, settings, wait)
+        )
+        program = pool.submit(_program_part, settings, deployment, wait)
         services = pool.submit(_services_status, settings)
         program_state, backlog, pending, outlook, activity, disk, storage = (
             program.result()
@@ -341,7 +435,7 @@ def get_status(settings: Settings) -> AcoupiStatus:
             running = None
         return AcoupiStatus(
             services=services_status,
-            celery=celery.result(),
+            celery=known if celery is None else celery.result(),
             program=program_state,
             deployment=deployment,
             backlog=backlog,

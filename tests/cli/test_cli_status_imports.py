@@ -1,0 +1,124 @@
+"""What a fresh ``acoupi`` process imports for its light commands.
+
+``acoupi deployment status`` on the built-in broker answers from files (the
+workers' heartbeat files, the queue folder, the program's SQLite files), so
+it must not import the Celery stack, which was most of its time. How fast
+it is gets measured in ``bench/cli_latency.py``; this guards the cause,
+deterministically, from the modules ``python -X importtime`` lists.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+from typing import Dict, Set, Tuple
+
+import pytest
+
+from acoupi.system.constants import Settings
+from helpers import wait_until
+
+CELERY_STACK = {"celery", "kombu", "amqp", "billiard", "vine"}
+"""Top-level packages of Celery and its broker clients."""
+
+
+def _imports(
+    env: Dict[str, str], *args: str
+) -> Tuple[Set[str], "subprocess.CompletedProcess[str]"]:
+    """Run ``acoupi ARGS`` in a fresh interpreter; its top-level imports."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "acoupi", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "self [us]" not in line
+    }
+    return modules, result
+
+
+def _setup(run_acoupi, *options: str) -> None:
+    result = run_acoupi(
+        "setup", "--program", "acoupi.programs.test", "--no-prompt", *options
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_help_imports_neither_pydantic_nor_celery(cli_env: Dict[str, str]) -> None:
+    modules, result = _imports(cli_env, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "deployment" in result.stdout
+    assert "acoupi" in modules  # the listing is real
+    assert modules.isdisjoint(CELERY_STACK | {"pydantic", "pydantic_core", "rich"})
+
+
+def test_status_on_the_built_in_broker_imports_no_celery(
+    run_acoupi, cli_env: Dict[str, str]
+) -> None:
+    _setup(run_acoupi)  # the built-in broker is the default
+
+    text_modules, text = _imports(cli_env, "deployment", "status")
+    json_modules, as_json = _imports(cli_env, "deployment", "status", "--json")
+
+    assert text.returncode == 0 and as_json.returncode == 0, text.stderr
+    assert "Acoupi status" in text.stdout
+    status = json.loads(as_json.stdout)
+    assert status["program"] == "ok"  # the program was loaded and checked
+    assert status["celery"]["detail"] == "No Celery worker is running."
+    for modules in (text_modules, json_modules):
+        assert "pydantic" in modules and "acoupi" in modules
+        assert modules.isdisjoint(CELERY_STACK | {"ssl"}), modules & CELERY_STACK
+
+
+def test_status_asks_another_broker_only_when_files_cannot_tell(
+    run_acoupi, cli_env: Dict[str, str]
+) -> None:
+    # No worker runs, so only the broker can say whether it is up: here the
+    # broker check runs, and imports what it needs.
+    _setup(run_acoupi, "--broker_url", "pyamqp://guest@127.0.0.1:1//")
+
+    modules, result = _imports(cli_env, "deployment", "status", "--json")
+
+    assert result.returncode == 0, result.stderr
+    detail = json.loads(result.stdout)["celery"]["detail"]
+    assert "Cannot reach the Celery broker at pyamqp://" in detail
+    assert {"celery", "kombu", "amqp"} <= modules
+
+
+@pytest.mark.celery
+def test_status_of_running_workers_imports_no_celery(
+    run_acoupi, cli_env: Dict[str, str], settings: Settings
+) -> None:
+    _setup(run_acoupi)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "acoupi", "run", "--no-live", "--name", "site"],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        # Up once the worker proves it is connected (its heartbeat file).
+        wait_until(lambda: (settings.run_dir / "acoupi.alive").exists(), timeout=60)
+
+        modules, result = _imports(cli_env, "deployment", "status", "--json")
+
+        assert result.returncode == 0, result.stderr
+        status = json.loads(result.stdout)
+        assert status["running"]["mode"] == "foreground"
+        assert status["celery"]["state"] == "available"
+        assert [w["state"] for w in status["celery"]["workers"]] == ["ok"]
+        assert modules.isdisjoint(CELERY_STACK | {"ssl"}), modules & CELERY_STACK
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
