@@ -198,6 +198,30 @@ def test_broker_wait_gives_up_a_read_that_hangs() -> None:
     assert wait.run(lambda: 1 / 0) == (True, None)  # failed: unknown, not zero
 
 
+def test_a_broker_given_up_is_not_waited_for_again() -> None:
+    import socket
+    import threading
+    import time
+
+    from acoupi.system.state import BrokerWait
+
+    wait = BrokerWait(30.0)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        # Another part finds the broker down while this read waits.
+        threading.Timer(0.2, wait.give_up).start()
+
+        started = time.monotonic()
+        answered, _ = wait.run(client.recv, 1)
+        elapsed = time.monotonic() - started
+        client.close()
+
+    assert not answered and elapsed < 10  # not the 30 s of the wait
+    assert wait.run(lambda: 42) == (False, None)  # nor asked again
+
+
 def test_a_silent_broker_is_named_in_the_status(configured: Settings) -> None:
     from acoupi.system.celery import broker_silent_status
 

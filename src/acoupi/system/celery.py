@@ -36,6 +36,7 @@ __all__ = [
     "WorkerState",
     "WorkerStatus",
     "broker_silent_status",
+    "broker_unreachable",
     "check_broker",
     "celery_status_from_broker",
     "celery_status_from_files",
@@ -59,6 +60,9 @@ CONNECT_TIMEOUT = 2.0
 
 PING_TIMEOUT = 1.0
 """Seconds to wait for workers to answer a ping."""
+
+_UNREACHABLE = "Cannot reach the Celery broker"
+"""How the status of a broker that could not be connected to begins."""
 
 _LEAST_WAIT = 0.05
 """Shortest connect or ping timeout a deadline leaves (0 would mean none)."""
@@ -262,7 +266,7 @@ class _Broker:
         except Exception as error:
             self.connection.release()
             raise CeleryUnavailableError(
-                f"Cannot reach the Celery broker at {_redact(self.url)}: "
+                f"{_UNREACHABLE} at {_redact(self.url)}: "
                 f"{error or type(error).__name__}.",
                 help=_broker_help(self.settings, self.config),
             ) from error
@@ -512,6 +516,11 @@ def broker_silent_status(settings: Settings, seconds: float) -> CeleryStatus:
         state=CeleryState.UNAVAILABLE,
         detail=f"The Celery broker{where} did not answer within {seconds:.1f} s.",
     )
+
+
+def broker_unreachable(status: CeleryStatus) -> bool:
+    """Whether ``status`` says the broker could not be connected to."""
+    return status.detail is not None and status.detail.startswith(_UNREACHABLE)
 
 
 def _is_embedded(settings: Settings) -> bool:

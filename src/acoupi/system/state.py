@@ -36,6 +36,7 @@ from acoupi.system.celery import (
     CeleryState,
     CeleryStatus,
     broker_silent_status,
+    broker_unreachable,
     celery_status_from_broker,
     celery_status_from_files,
     import_broker_client,
@@ -188,6 +189,9 @@ _GRACE = 0.1
 """Seconds past the deadline for a read to return its own error (its
 timeouts end at the deadline) before it is given up as hung."""
 
+_POLL = 0.02
+"""Seconds between two looks at whether another read gave the broker up."""
+
 
 class BrokerWait:
     """One deadline for every broker read of a status.
@@ -204,6 +208,11 @@ class BrokerWait:
 
     def __init__(self, seconds: float = BROKER_WAIT):
         self.deadline = time.monotonic() + seconds
+        self._given_up = threading.Event()
+
+    def give_up(self) -> None:
+        """The broker did not answer: stop waiting for any read of it."""
+        self._given_up.set()
 
     def until(self) -> float:
         """When a read starting now must be over (``time.monotonic()``)."""
@@ -227,8 +236,11 @@ class BrokerWait:
         -------
         tuple
             ``(True, value)`` when the read returned in time (value None if
-            it raised), ``(False, None)`` when it was given up.
+            it raised), ``(False, None)`` when it was given up: late, or
+            after :meth:`give_up`.
         """
+        if self._given_up.is_set():
+            return False, None
         until = self.until() if until is None else until
         result: list[Any] = []
         done = threading.Event()
@@ -243,8 +255,12 @@ class BrokerWait:
 
         thread = threading.Thread(target=call, name="acoupi-broker-read", daemon=True)
         thread.start()
-        answered = done.wait(max(0.0, until - time.monotonic()) + _GRACE)
-        return answered, result[0] if result else None
+        end = until + _GRACE
+        # Short waits: a read of another part may find the broker down.
+        while not done.wait(min(_POLL, max(0.0, end - time.monotonic()))):
+            if time.monotonic() >= end or self._given_up.is_set():
+                return False, None
+        return True, result[0] if result else None
 
 
 def _known_celery_status(settings: Settings) -> Optional[CeleryStatus]:
@@ -268,9 +284,12 @@ def _asked_celery_status(settings: Settings, wait: BrokerWait) -> CeleryStatus:
         until=until,
     )
     if not answered:
+        wait.give_up()
         return broker_silent_status(settings, time.monotonic() - started)
     if status is None:  # celery_status_from_broker does not raise
         return CeleryStatus(state=CeleryState.ERROR, detail="Could not ask the broker.")
+    if broker_unreachable(status):
+        wait.give_up()  # the queue depth would only wait for it too
     return status
 
 
