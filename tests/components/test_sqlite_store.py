@@ -552,7 +552,7 @@ def test_every_query_uses_an_index(store: SqliteStore, db_path: Path, outputs):
         # Looking up "detection_id IS NULL" in this index would read every
         # recording-level tag in the file.
         if "detection_id IS NULL" in sql:
-            assert "ix_predicted_tag_detection_id" not in " ".join(plan), plan
+            assert "ix_predicted_tag_detection" not in " ".join(plan), plan
 
 
 # --- threads and fork ------------------------------------------------------------
