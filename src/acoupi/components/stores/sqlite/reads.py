@@ -191,12 +191,12 @@ def _predicted_tags(
     Thousands of tags repeat a few species names; one Tag object each is
     enough (tags read back are not meant to be changed in place).
     """
-    pairs = list(zip(keys, values))
+    pairs = list(zip(keys, values, strict=True))
     tag_of = {pair: _Tag({"key": pair[0], "value": pair[1]}) for pair in set(pairs)}
     return _PredictedTags(
         [
             {"tag": tag, "confidence_score": score}
-            for tag, score in zip(map(tag_of.__getitem__, pairs), scores)
+            for tag, score in zip(map(tag_of.__getitem__, pairs), scores, strict=True)
         ]
     )
 
@@ -205,7 +205,7 @@ def _tag_rows(rows: List[Tuple[str, str, float]]) -> List[data.PredictedTag]:
     """Build predicted tags from ``(key, value, score)`` rows."""
     if not rows:
         return []
-    keys, values, scores = zip(*rows)
+    keys, values, scores = zip(*rows, strict=True)
     return _predicted_tags(keys, values, scores)
 
 
@@ -236,7 +236,7 @@ def _locations(texts: Sequence[Optional[str]]) -> List[Optional[data.BoundingBox
             for box in parsed
         ]
     )
-    for index, box in zip(present, built):
+    for index, box in zip(present, built, strict=True):
         boxes[index] = box
     return boxes
 
@@ -476,7 +476,7 @@ def _detections_with_tags(
     # fresh empty list from the defaultdict. Grouped with C-level loops.
     tags_of: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
     if tag_rows:
-        detection_ids, keys, values, scores = zip(*tag_rows)
+        detection_ids, keys, values, scores = zip(*tag_rows, strict=True)
         deque(
             map(
                 list.append,
@@ -485,7 +485,7 @@ def _detections_with_tags(
             ),
             0,
         )
-    raw_ids, locations, detection_scores, types, groups = zip(*rows)
+    raw_ids, locations, detection_scores, types, groups = zip(*rows, strict=True)
     kinds = [_prediction_type(value) for value in types]
     states = [
         {
@@ -501,12 +501,15 @@ def _detections_with_tags(
             detection_scores,
             map(tags_of.__getitem__, raw_ids),
             kinds,
+            strict=True,
         )
     ]
     if kinds.count(kinds[0]) == len(kinds):  # one type: build them at once
         built = _DETECTIONS[kinds[0]](states)
     else:
-        built = [_DETECTION[kind](state) for kind, state in zip(kinds, states)]
+        built = [
+            _DETECTION[kind](state) for kind, state in zip(kinds, states, strict=True)
+        ]
     if group == "NULL":
         return built
     grouped: Dict[Any, List[data.Detection]] = defaultdict(list)
@@ -553,8 +556,10 @@ def _assemble_outputs(
         params,
     ).fetchall()
     if tag_rows:
-        owners, keys, values, scores = zip(*tag_rows)
-        for owner, tag in zip(owners, _predicted_tags(keys, values, scores)):
+        owners, keys, values, scores = zip(*tag_rows, strict=True)
+        for owner, tag in zip(
+            owners, _predicted_tags(keys, values, scores), strict=True
+        ):
             output_tags[owner].append(tag)
 
     outputs = []
