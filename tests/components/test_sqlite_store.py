@@ -494,6 +494,29 @@ def test_get_detections_filters(store: SqliteStore, outputs):
     assert store.get_detections(ids=[]) == []
 
 
+def test_window_tags_are_the_window_detections_tags_in_order(
+    store: SqliteStore, outputs
+):
+    detections = store.get_detections(after=at(0), before=at(30))
+    tags = store.get_predicted_tags(after=at(0), before=at(30))
+
+    assert [d.id for d in detections] == [d.id for o in outputs for d in o.detections]
+    assert len(tags) == 16
+    assert tags == [tag for detection in detections for tag in detection.tags]
+
+
+def test_changing_a_read_object_changes_no_other_result(store: SqliteStore, outputs):
+    first = store.get_model_outputs()
+    detection = first[0].detections[0]
+    detection.tags[0].tag.value = "changed"
+    detection.tags.append(detection.tags[0])
+    detection.location = None
+    first[0].recording.deployment.name = "changed"
+
+    assert store.get_model_outputs() == outputs[::-1]
+    assert store.get_detections() == [d for o in outputs for d in o.detections]
+
+
 def test_get_predicted_tags_filters(store: SqliteStore, outputs):
     def values(tags):
         return sorted((t.tag.key, t.tag.value, t.confidence_score) for t in tags)
@@ -687,6 +710,31 @@ def test_upgrades_from_each_older_version_of_our_schema(tmp_path: Path):
     SqliteStore(path).close()
 
     assert raw(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+
+
+def test_files_of_schema_2_get_the_ordered_indexes(tmp_path: Path, deployment):
+    from acoupi.components.sqlite_db import Database
+
+    fresh = tmp_path / "fresh.db"
+    SqliteStore(fresh).close()
+    # A file written at version 2, with that version's indexes and a row.
+    path = tmp_path / "v2.db"
+    Database(path, MIGRATIONS[:2]).close()
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "DROP INDEX ix_detection_model_output; DROP INDEX ix_predicted_tag_detection;"
+        " CREATE INDEX ix_detection_model_output_id ON detection (model_output_id);"
+        " CREATE INDEX ix_predicted_tag_detection_id ON predicted_tag (detection_id);"
+    )
+    connection.close()
+    output = make_output(make_recording(deployment, seconds=0))
+    store = SqliteStore(path)
+    assert raw(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    store.store_model_output(output)
+
+    schema = "SELECT name, sql FROM sqlite_master ORDER BY name"
+    assert raw(path, schema) == raw(fresh, schema)
+    assert store.get_model_outputs() == [output]
 
 
 def test_reopening_does_not_reapply_migrations(db_path: Path, deployment):

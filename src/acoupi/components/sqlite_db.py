@@ -459,10 +459,13 @@ def uuid_from_db(value: bytes) -> UUID:
 
 def uuids_from_db(values: Sequence[bytes]) -> List[UUID]:
     """Read many UUIDs stored as 16 bytes (as :func:`uuid_from_db`, in bulk)."""
-    if any(len(value) != 16 for value in values):
+    if set(map(len, values)) != {16}:
         return [uuid_from_db(value) for value in values]
+    # Each step runs over all values in a C loop (map), not one Python call
+    # per UUID.
     uuids = list(map(_new_object, repeat(UUID, len(values))))
-    deque(map(_set_uuid_int, uuids, map(int.from_bytes, values, repeat("big"))), 0)
+    numbers = map(int.from_bytes, values, repeat("big"))  # type: ignore[arg-type]
+    deque(map(_set_uuid_int, uuids, numbers), 0)
     deque(map(_set_uuid_is_safe, uuids, repeat(_UNKNOWN_SAFETY)), 0)
     return uuids
 
