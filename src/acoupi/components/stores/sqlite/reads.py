@@ -11,6 +11,7 @@ import datetime
 import json
 import sqlite3
 from collections import defaultdict, deque
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from uuid import UUID
@@ -486,7 +487,7 @@ def _detections_with_tags(
             0,
         )
     raw_ids, locations, detection_scores, types, groups = zip(*rows, strict=True)
-    kinds = [_prediction_type(value) for value in types]
+    kinds = list(map(_PREDICTION_TYPES.get, types, repeat(_PRESENCE)))
     states = [
         {
             "id": uuid,
@@ -520,10 +521,9 @@ def _detections_with_tags(
 _PREDICTION_TYPES = {kind.value: kind for kind in data.PredictionType}
 
 
-def _prediction_type(value: Optional[str]) -> data.PredictionType:
-    # NULL (a detection stored by acoupi 0.3) or a type this version does
-    # not know: read as the most general type, as data.detection_class does.
-    return _PREDICTION_TYPES.get(value or "", data.PredictionType.PRESENCE)
+# NULL (a detection stored by acoupi 0.3) or a type this version does not
+# know is read as the most general type, as data.detection_class does.
+_PRESENCE = data.PredictionType.PRESENCE
 
 
 def _assemble_outputs(
