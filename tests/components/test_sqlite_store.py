@@ -505,6 +505,36 @@ def test_window_tags_are_the_window_detections_tags_in_order(
     assert tags == [tag for detection in detections for tag in detection.tags]
 
 
+def test_detections_of_mixed_types_read_as_their_classes(
+    store: SqliteStore, db_path: Path, deployment: data.Deployment
+):
+    output = make_output(make_recording(deployment), detections=4)
+    store.store_model_output(output)
+    stored = ["event", "sequence", None, "unknown to this version"]
+    connection = sqlite3.connect(db_path)
+    for detection, kind in zip(output.detections, stored, strict=True):
+        connection.execute(
+            "UPDATE detection SET prediction_type = ? WHERE id = ?",
+            (kind, detection.id.bytes),
+        )
+    connection.commit()
+    connection.close()
+
+    read = store.get_detections()
+    [(_, [read_output])] = store.get_recordings([output.recording.id])
+
+    expected = [
+        data.EventDetection,
+        data.SequenceDetection,
+        data.PresenceDetection,
+        data.PresenceDetection,
+    ]
+    for detections in (read, read_output.detections):
+        assert [type(d) for d in detections] == expected
+        assert [d.id for d in detections] == [d.id for d in output.detections]
+        assert [d.tags for d in detections] == [d.tags for d in output.detections]
+
+
 def test_changing_a_read_object_changes_no_other_result(store: SqliteStore, outputs):
     first = store.get_model_outputs()
     detection = first[0].detections[0]
