@@ -230,7 +230,8 @@ class SqliteStore(types.Store):
         Returns
         -------
         list of Detection
-            Ordered by the creation time of their model output, oldest first.
+            Ordered by the creation time of their model output, oldest first;
+            each output's detections in the order of ``ModelOutput.detections``.
         """
         with self.database.read() as connection:
             return reads.detections(
@@ -263,7 +264,8 @@ class SqliteStore(types.Store):
         after, before
             Inclusive bounds on the ``created_on`` of the model output. When
             either is given only detection-level tags are returned, which is
-            what summaries of detections need.
+            what summaries of detections need: the tags of
+            :meth:`get_detections` with the same bounds, in the same order.
         score_gt, score_lt
             Strict bounds on ``confidence_score``.
         """
