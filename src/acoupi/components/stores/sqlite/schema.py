@@ -136,7 +136,9 @@ INDEXES = (
     # Each output's detections by id (the order data.ModelOutput keeps) and
     # each detection's tags in data.SortedTags' order, the tag columns
     # included: the reads walk these indexes without sorting, and without
-    # reading the tag table at all.
+    # reading the tag table at all. UNIQUE (id is unique anyway) is what
+    # lets SQLite carry an ORDER BY through the detection loop into the
+    # tag loop; without it, it sorts every tag row.
     _DETECTION_INDEX,
     _TAG_INDEX,
     "CREATE INDEX IF NOT EXISTS ix_predicted_tag_model_output_id "
