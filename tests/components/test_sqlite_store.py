@@ -369,6 +369,26 @@ def test_many_ids_and_paths_in_one_query(
     assert len(store.get_recordings_by_path([r.path for r in recordings])) == 1200
 
 
+@pytest.mark.parametrize("count", [1, 250, 251])
+def test_id_lists_bound_or_written_out_give_the_same_answer(
+    store: SqliteStore, deployment: data.Deployment, count: int
+):
+    # Up to 250 ids are bound parameters, more are written into the SQL;
+    # two full lists in one query stay under SQLite's oldest limit (999).
+    outputs = [
+        make_output(make_recording(deployment, seconds=i), seconds=i, detections=1)
+        for i in range(count)
+    ]
+    store.store_model_outputs(outputs)
+    detection_ids = [o.detections[0].id for o in outputs]
+    output_ids = [o.id for o in outputs]
+
+    found = store.get_detections(ids=detection_ids, model_output_ids=output_ids)
+    assert [d.id for d in found] == detection_ids
+    assert len(store.get_model_outputs(ids=output_ids)) == count
+    assert len(store.get_recordings([o.recording.id for o in outputs])) == count
+
+
 def test_update_recording_path(
     store: SqliteStore, db_path: Path, deployment: data.Deployment
 ):
