@@ -7,7 +7,8 @@ walks the growing result again and again, and every tenth pass the older
 objects, and now and then the whole heap: measured on the store's reads,
 those passes were 20-35 % of the time of a call. None of the objects built
 form reference cycles, so pausing the collector during the call loses
-nothing: it runs again afterwards, when the caller is done with them.
+nothing: it runs again afterwards (over the answer at most once, if the
+caller still holds it).
 
 The same technique as Mercurial's ``util.nogc``. The collector is
 process-wide: a call only turns it back on if it was on when the call
