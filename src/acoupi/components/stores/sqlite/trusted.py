@@ -9,9 +9,10 @@ fill the fields directly, as ``model_construct`` does without its per-call
 overhead. Orderings the validators would impose (tags by score, detections
 by id) are produced by the queries' ``ORDER BY``.
 
-An object built here is indistinguishable from a validated one (equality,
-``model_dump``, copies, ``repr``, assignment): it holds the same four slots
-pydantic's own constructor sets. ``tests/components/test_trusted_reads.py``
+An object built here behaves as a validated one (equality, ``model_dump``,
+copies, pickling, ``repr``, assignment): it holds the same four slots
+pydantic's own constructor sets, with every field counted as set (as after
+validating a complete row). ``tests/components/test_trusted_reads.py``
 compares them on the installed pydantic.
 """
 
