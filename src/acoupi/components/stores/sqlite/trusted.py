@@ -79,16 +79,9 @@ def trusted_many(
 ) -> Callable[[Iterable[Dict[str, Any]]], List[T]]:
     """Return a fast constructor of a list of ``cls`` from dicts of ``fields``.
 
-    As :func:`trusted`, for many objects at once: each step runs over the
-    whole list inside C loops (``map``), which matters for the thousands of
-    tags a summary reads.
-
-    Parameters
-    ----------
-    cls
-        The class to build.
-    fields
-        The names of the fields each dict provides.
+    As :func:`trusted` (same parameters), for many objects at once: each
+    step runs over the whole list inside C loops (``map``), which matters
+    for the thousands of tags a summary reads.
     """
     plan = _plan(cls, fields)
     if plan is None:
