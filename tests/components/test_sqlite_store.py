@@ -369,6 +369,26 @@ def test_many_ids_and_paths_in_one_query(
     assert len(store.get_recordings_by_path([r.path for r in recordings])) == 1200
 
 
+@pytest.mark.parametrize("count", [1, 250, 251])
+def test_id_lists_bound_or_written_out_give_the_same_answer(
+    store: SqliteStore, deployment: data.Deployment, count: int
+):
+    # Up to 250 ids are bound parameters, more are written into the SQL;
+    # two full lists in one query stay under SQLite's oldest limit (999).
+    outputs = [
+        make_output(make_recording(deployment, seconds=i), seconds=i, detections=1)
+        for i in range(count)
+    ]
+    store.store_model_outputs(outputs)
+    detection_ids = [o.detections[0].id for o in outputs]
+    output_ids = [o.id for o in outputs]
+
+    found = store.get_detections(ids=detection_ids, model_output_ids=output_ids)
+    assert [d.id for d in found] == detection_ids
+    assert len(store.get_model_outputs(ids=output_ids)) == count
+    assert len(store.get_recordings([o.recording.id for o in outputs])) == count
+
+
 def test_update_recording_path(
     store: SqliteStore, db_path: Path, deployment: data.Deployment
 ):
@@ -494,6 +514,59 @@ def test_get_detections_filters(store: SqliteStore, outputs):
     assert store.get_detections(ids=[]) == []
 
 
+def test_window_tags_are_the_window_detections_tags_in_order(
+    store: SqliteStore, outputs
+):
+    detections = store.get_detections(after=at(0), before=at(30))
+    tags = store.get_predicted_tags(after=at(0), before=at(30))
+
+    assert [d.id for d in detections] == [d.id for o in outputs for d in o.detections]
+    assert len(tags) == 16
+    assert tags == [tag for detection in detections for tag in detection.tags]
+
+
+def test_detections_of_mixed_types_read_as_their_classes(
+    store: SqliteStore, db_path: Path, deployment: data.Deployment
+):
+    output = make_output(make_recording(deployment), detections=4)
+    store.store_model_output(output)
+    stored = ["event", "sequence", None, "unknown to this version"]
+    connection = sqlite3.connect(db_path)
+    for detection, kind in zip(output.detections, stored, strict=True):
+        connection.execute(
+            "UPDATE detection SET prediction_type = ? WHERE id = ?",
+            (kind, detection.id.bytes),
+        )
+    connection.commit()
+    connection.close()
+
+    read = store.get_detections()
+    [(_, [read_output])] = store.get_recordings([output.recording.id])
+
+    expected = [
+        data.EventDetection,
+        data.SequenceDetection,
+        data.PresenceDetection,
+        data.PresenceDetection,
+    ]
+    for detections in (read, read_output.detections):
+        assert [type(d) for d in detections] == expected
+        assert [d.id for d in detections] == [d.id for d in output.detections]
+        assert [d.tags for d in detections] == [d.tags for d in output.detections]
+
+
+def test_changing_a_read_object_changes_no_other_result(store: SqliteStore, outputs):
+    first = store.get_model_outputs()
+    detection = first[0].detections[0]
+    detection.tags[0].tag.value = "changed"
+    detection.tags.append(detection.tags[0])
+    detection.location = None
+    first[0].recording.deployment.name = "changed"
+
+    assert store.get_model_outputs() == outputs[::-1]
+    assert store.get_detections() == [d for o in outputs for d in o.detections]
+
+
 def test_get_predicted_tags_filters(store: SqliteStore, outputs):
     def values(tags):
         return sorted((t.tag.key, t.tag.value, t.confidence_score) for t in tags)
@@ -552,7 +625,7 @@ def test_every_query_uses_an_index(store: SqliteStore, db_path: Path, outputs):
         # Looking up "detection_id IS NULL" in this index would read every
         # recording-level tag in the file.
         if "detection_id IS NULL" in sql:
-            assert "ix_predicted_tag_detection_id" not in " ".join(plan), plan
+            assert "ix_predicted_tag_detection" not in " ".join(plan), plan
 
 
 # --- threads and fork ------------------------------------------------------------
@@ -687,6 +760,31 @@ def test_upgrades_from_each_older_version_of_our_schema(tmp_path: Path):
     SqliteStore(path).close()
 
     assert raw(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+
+
+def test_files_of_schema_2_get_the_ordered_indexes(tmp_path: Path, deployment):
+    from acoupi.components.sqlite_db import Database
+
+    fresh = tmp_path / "fresh.db"
+    SqliteStore(fresh).close()
+    # A file written at version 2, with that version's indexes and a row.
+    path = tmp_path / "v2.db"
+    Database(path, MIGRATIONS[:2]).close()
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "DROP INDEX ix_detection_model_output; DROP INDEX ix_predicted_tag_detection;"
+        " CREATE INDEX ix_detection_model_output_id ON detection (model_output_id);"
+        " CREATE INDEX ix_predicted_tag_detection_id ON predicted_tag (detection_id);"
+    )
+    connection.close()
+    output = make_output(make_recording(deployment, seconds=0))
+    store = SqliteStore(path)
+    assert raw(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    store.store_model_output(output)
+
+    schema = "SELECT name, sql FROM sqlite_master ORDER BY name"
+    assert raw(path, schema) == raw(fresh, schema)
+    assert store.get_model_outputs() == [output]
 
 
 def test_reopening_does_not_reapply_migrations(db_path: Path, deployment):

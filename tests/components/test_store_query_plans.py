@@ -217,3 +217,30 @@ def test_run_summary_tag_count_uses_indexes(filled: Path):
         database,
         _traced_metrics(lambda: metrics.detections_by_tag(database, at(3920))),
     )
+
+
+# Reads that return thousands of detections and tags: their rows must come
+# out of the indexes already in the order returned (sorting them cost as
+# much as reading them). Recording-level tags (detection_id IS NULL) are
+# few and exempt.
+SORT_FREE = (
+    "recordings by path (file management)",
+    "outputs in a window",
+    "detections in a window (summaries)",
+    "tags in a window (summaries)",
+)
+
+
+@pytest.mark.parametrize("name", SORT_FREE)
+def test_detections_and_tags_are_read_in_index_order(filled: Path, name: str):
+    store = SqliteStore(filled / "metadata.db")
+    selects = [
+        sql
+        for sql in traced(store.database, lambda: READS[name](store))
+        if " detection d" in sql and "detection_id IS NULL" not in sql
+    ]
+    assert selects
+    connection = store.database.connection()
+    for sql in selects:
+        plan = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in plan if "TEMP B-TREE" in step], (sql, plan)

@@ -10,10 +10,13 @@ empty list matches nothing.
 import datetime
 import json
 import sqlite3
-from collections import defaultdict
+from collections import defaultdict, deque
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from uuid import UUID
+
+from pydantic_core import from_json
 
 from acoupi import data
 from acoupi.components.sqlite_db import (
@@ -22,8 +25,9 @@ from acoupi.components.sqlite_db import (
     text_in,
     uuid_from_db,
     uuid_in,
+    uuids_from_db,
 )
-from acoupi.components.stores.sqlite.trusted import trusted
+from acoupi.components.stores.sqlite.trusted import trusted, trusted_many
 
 __all__ = [
     "current_deployment",
@@ -41,6 +45,22 @@ _RECORDING_COLUMNS = (
     "r.id, r.path, r.datetime, r.duration_s, r.samplerate_hz, r.audio_channels, "
     + _DEPLOYMENT_COLUMNS
 )
+
+
+# Up to this many ids travel as bound parameters: the statement's text then
+# depends only on their number, so Python's statement cache spares SQLite
+# parsing it again on every call. Longer lists are written as literals
+# (uuid_in), to which no parameter limit applies.
+_MAX_BOUND_IDS = 250
+
+
+def _uuid_clause(column: str, values: Iterable[UUID]) -> Tuple[str, List[bytes]]:
+    """Return ``column IN (...)`` for these UUIDs and its parameters."""
+    values = list(values)
+    if len(values) > _MAX_BOUND_IDS:
+        return uuid_in(column, values), []
+    marks = ",".join("?" * len(values))
+    return f"{column} IN ({marks})", [value.bytes for value in values]
 
 
 class _Where:
@@ -61,7 +81,8 @@ class _Where:
         if not values:
             self.matches_nothing = True
             return
-        self.add(uuid_in(column, values))
+        clause, params = _uuid_clause(column, values)
+        self.add(clause, *params)
 
     def texts(self, column: str, values: Optional[Sequence[str]]) -> None:
         if values is None:
@@ -90,14 +111,6 @@ class _Where:
         if lt is not None:
             self.add(f"{column} < ?", lt)
 
-    @classmethod
-    def of(cls, *clauses: str) -> "_Where":
-        """Return the conditions ``clauses`` (which take no parameters)."""
-        where = cls()
-        for clause in clauses:
-            where.add(clause)
-        return where
-
     def sql(self) -> str:
         return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
 
@@ -118,16 +131,18 @@ _Recording = trusted(
     ),
 )
 _Tag = trusted(data.Tag, ("key", "value"))
-_PredictedTag = trusted(data.PredictedTag, ("tag", "confidence_score"))
-_BoundingBox = trusted(data.BoundingBox, ("type", "coordinates"))
-# One constructor per Detection subclass: the store returns the subclass of
-# the stored prediction type (data.detection_class).
+_PredictedTags = trusted_many(data.PredictedTag, ("tag", "confidence_score"))
+_BoundingBoxes = trusted_many(data.BoundingBox, ("type", "coordinates"))
+# Constructors per Detection subclass: the store returns the subclass of the
+# stored prediction type (data.detection_class).
+_DETECTION_FIELDS = ("id", "location", "detection_score", "tags", "prediction_type")
+_DETECTION = {
+    kind: trusted(data.detection_class(kind), _DETECTION_FIELDS)
+    for kind in data.PredictionType
+}
 _DETECTIONS = {
-    prediction_type: trusted(
-        data.detection_class(prediction_type),
-        ("id", "location", "detection_score", "tags", "prediction_type"),
-    )
-    for prediction_type in data.PredictionType
+    kind: trusted_many(data.detection_class(kind), _DETECTION_FIELDS)
+    for kind in data.PredictionType
 }
 _ModelOutput = trusted(
     data.ModelOutput,
@@ -136,8 +151,10 @@ _ModelOutput = trusted(
 
 # The order data.PredictedTag lists are kept in (see data.SortedTags):
 # highest score first, then key and value, descending. SQLite compares
-# text bytewise, which for UTF-8 is Python's code point order.
+# text bytewise, which for UTF-8 is Python's code point order. The index
+# ix_predicted_tag_detection holds each detection's tags in this order.
 _TAG_ORDER = "confidence_score DESC, key DESC, value DESC"
+_PT_TAG_ORDER = "pt.confidence_score DESC, pt.key DESC, pt.value DESC"
 
 
 def _deployment(row: Sequence[Any]) -> data.Deployment:
@@ -167,36 +184,62 @@ def _recording(row: Sequence[Any]) -> data.Recording:
     )
 
 
-class _Tags:
-    """Builds predicted tags, sharing one Tag per (key, value) in a call.
+def _predicted_tags(
+    keys: Sequence[str], values: Sequence[str], scores: Sequence[float]
+) -> List[data.PredictedTag]:
+    """Build predicted tags, sharing one Tag per (key, value) in a call.
 
     Thousands of tags repeat a few species names; one Tag object each is
     enough (tags read back are not meant to be changed in place).
     """
-
-    def __init__(self) -> None:
-        self.tags: Dict[Tuple[str, str], data.Tag] = {}
-
-    def __call__(self, key: str, value: str, score: float) -> data.PredictedTag:
-        tag = self.tags.get((key, value))
-        if tag is None:
-            tag = self.tags[(key, value)] = _Tag({"key": key, "value": value})
-        return _PredictedTag({"tag": tag, "confidence_score": score})
-
-
-_DETECTION_COLUMNS = "d.id, d.location, d.detection_score, d.prediction_type"
-
-
-def _location(text: Optional[str]) -> Optional[data.BoundingBox]:
-    if not text:
-        return None
-    box = json.loads(text)
-    return _BoundingBox(
-        {
-            "type": box.get("type", "BoundingBox"),
-            "coordinates": tuple(box["coordinates"]),
-        }
+    pairs = list(zip(keys, values, strict=True))
+    tag_of = {pair: _Tag({"key": pair[0], "value": pair[1]}) for pair in set(pairs)}
+    return _PredictedTags(
+        [
+            {"tag": tag, "confidence_score": score}
+            for tag, score in zip(map(tag_of.__getitem__, pairs), scores, strict=True)
+        ]
     )
+
+
+def _tag_rows(rows: List[Tuple[str, str, float]]) -> List[data.PredictedTag]:
+    """Build predicted tags from ``(key, value, score)`` rows."""
+    if not rows:
+        return []
+    keys, values, scores = zip(*rows, strict=True)
+    return _predicted_tags(keys, values, scores)
+
+
+def _locations(texts: Sequence[Optional[str]]) -> List[Optional[data.BoundingBox]]:
+    """Read the stored JSON of many boxes (``''`` or NULL: no box).
+
+    All of them are parsed by one call of pydantic's JSON parser (which
+    reads numbers exactly as ``json.loads`` does): one call per box cost
+    more than building the box. A damaged value is parsed on its own, so
+    that its error is the one raised.
+    """
+    present = [index for index, text in enumerate(texts) if text]
+    boxes: List[Optional[data.BoundingBox]] = [None] * len(texts)
+    if not present:
+        return boxes
+    try:
+        parsed = from_json("[" + ",".join([texts[i] for i in present]) + "]")  # type: ignore[misc]
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list) or len(parsed) != len(present):
+        parsed = [json.loads(texts[i]) for i in present]  # type: ignore[arg-type]
+    built = _BoundingBoxes(
+        [
+            {
+                "type": box.get("type", "BoundingBox"),
+                "coordinates": tuple(box["coordinates"]),
+            }
+            for box in parsed
+        ]
+    )
+    for index, box in zip(present, built, strict=True):
+        boxes[index] = box
+    return boxes
 
 
 def current_deployment(connection: sqlite3.Connection) -> Optional[data.Deployment]:
@@ -235,10 +278,12 @@ def outputs_of_recordings(
     by_recording: Dict[UUID, List[data.ModelOutput]] = {r.id: [] for r in recordings}
     if not recordings:
         return by_recording
+    clause, params = _uuid_clause("mo.recording_id", by_recording)
     rows = connection.execute(
         "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
-        f" FROM model_output mo WHERE {uuid_in('mo.recording_id', by_recording)}"
-        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+        f" FROM model_output mo WHERE {clause}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC",
+        params,
     ).fetchall()
     for output in _assemble_outputs(connection, rows, {r.id: r for r in recordings}):
         by_recording[output.recording.id].append(output)
@@ -257,10 +302,12 @@ def output_infos_of_recordings(
     }
     if not recording_ids:
         return by_recording
+    clause, params = _uuid_clause("mo.recording_id", recording_ids)
     rows = connection.execute(
         "SELECT mo.id, mo.model_name, mo.recording_id, mo.created_on"
-        f" FROM model_output mo WHERE {uuid_in('mo.recording_id', recording_ids)}"
-        " ORDER BY mo.created_on DESC, mo.rowid DESC"
+        f" FROM model_output mo WHERE {clause}"
+        " ORDER BY mo.created_on DESC, mo.rowid DESC",
+        params,
     )
     for output_id, model_name, recording_id, created_on in rows:
         by_recording[uuid_from_db(recording_id)].append(
@@ -337,11 +384,13 @@ def detections(
     where.between("mo.created_on", after, before)
     if where.matches_nothing:
         return []
+    # Each output's detections in the order data.ModelOutput keeps them (by
+    # id), which ix_detection_model_output holds: no sorting.
     return _detections_with_tags(
         connection,
         " FROM model_output mo JOIN detection d ON d.model_output_id = mo.id",
         where,
-        "mo.created_on, d.rowid",
+        "mo.created_on, mo.rowid, d.id",
     )
 
 
@@ -358,22 +407,25 @@ def predicted_tags(
     """Return filtered predicted tags.
 
     With ``after`` or ``before`` only detection-level tags are returned
-    (those of detections whose model output was created in the window),
-    oldest output first; without, recording-level tags are included too, in
-    the order they were stored.
+    (those of detections whose model output was created in the window): the
+    tags of :func:`detections` with the same window, in the same order
+    (oldest output first, each detection's tags highest score first).
+    Without, recording-level tags are included too, in the order they were
+    stored.
     """
     where = _Where()
     source = "predicted_tag pt"
     order = "pt.id"
     if after is not None or before is not None:
-        source += (
-            " JOIN detection d ON d.id = pt.detection_id"
-            " JOIN model_output mo ON mo.id = d.model_output_id"
+        source = (
+            "model_output mo JOIN detection d ON d.model_output_id = mo.id"
+            " JOIN predicted_tag pt ON pt.detection_id = d.id"
         )
         where.between("mo.created_on", after, before)
-        # Ordering by time first also steers the planner to the created_on
-        # index; ordering by pt.id alone made it scan the whole tag table.
-        order = "mo.created_on, pt.id"
+        # The order the indexes walk (created_on, then each output's
+        # detections, then each detection's tags): nothing to sort, and
+        # the planner starts from the created_on index.
+        order = f"mo.created_on, mo.rowid, d.id, {_PT_TAG_ORDER}"
     where.uuids("pt.detection_id", detection_ids)
     where.score("pt.confidence_score", score_gt, score_lt)
     where.texts("pt.key", keys)
@@ -384,9 +436,8 @@ def predicted_tags(
         f"SELECT pt.key, pt.value, pt.confidence_score FROM {source}"
         f"{where.sql()} ORDER BY {order}",
         where.params,
-    )
-    tag = _Tags()
-    return [tag(*row) for row in rows]
+    ).fetchall()
+    return _tag_rows(rows)
 
 
 def _ids(rows: Iterable[Sequence[Any]]) -> List[UUID]:
@@ -402,57 +453,77 @@ def _detections_with_tags(
 ) -> Any:
     """Return detections (with their tags) of ``source`` and ``where``.
 
-    One query joins each detection with its tags, ordered by ``order`` then
-    by tag order, and the rows are folded into detections as they stream
-    in. With ``group`` (an SQL expression, e.g. the model output id) the
-    result is a dict of detection lists by that value; without, a list.
+    Two queries: the detections in ``order``, then their tags (the same
+    source joined with ``predicted_tag``) in tag order. Returning each tag
+    row with its detection's columns instead would cost more: Python's
+    sqlite3 spends more per row than per column. With ``group`` (an SQL
+    expression, e.g. the model output id) the result is a dict of detection
+    lists by that value; without, a list.
     """
     rows = connection.execute(
-        f"SELECT {_DETECTION_COLUMNS}, {group}, pt.key, pt.value,"
-        f" pt.confidence_score{source}"
-        " LEFT JOIN predicted_tag pt ON pt.detection_id = d.id"
-        f"{where.sql()} ORDER BY {order}, pt.{_TAG_ORDER.replace(', ', ', pt.')}",
+        "SELECT d.id, d.location, d.detection_score, d.prediction_type,"
+        f" {group}{source}{where.sql()} ORDER BY {order}",
         where.params,
-    )
-    grouped: Dict[Any, List[data.Detection]] = defaultdict(list)
-    tags: Dict[Tuple[str, str], data.Tag] = {}
-    current: Optional[bytes] = None
-    detection_tags: List[data.PredictedTag] = []
-    for row in rows:
-        if row[0] != current:
-            current = row[0]
-            detection_tags = []
-            prediction_type = _prediction_type(row[3])
-            grouped[row[4]].append(
-                _DETECTIONS[prediction_type](
-                    {
-                        "id": uuid_from_db(current),
-                        "location": _location(row[1]),
-                        "detection_score": row[2],
-                        "tags": detection_tags,
-                        "prediction_type": prediction_type,
-                    }
-                )
-            )
-        key = row[5]
-        if key is None:  # a detection without tags
-            continue
-        tag = tags.get((key, row[6]))
-        if tag is None:
-            tag = tags[(key, row[6])] = _Tag({"key": key, "value": row[6]})
-        detection_tags.append(_PredictedTag({"tag": tag, "confidence_score": row[7]}))
+    ).fetchall()
+    if not rows:
+        return [] if group == "NULL" else {}
+    tag_rows = connection.execute(
+        "SELECT pt.detection_id, pt.key, pt.value, pt.confidence_score"
+        f"{source} JOIN predicted_tag pt ON pt.detection_id = d.id"
+        f"{where.sql()} ORDER BY {order}, {_PT_TAG_ORDER}",
+        where.params,
+    ).fetchall()
+    # Each detection's tags, in order; a detection without tags gets a
+    # fresh empty list from the defaultdict. Grouped with C-level loops.
+    tags_of: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
+    if tag_rows:
+        detection_ids, keys, values, scores = zip(*tag_rows, strict=True)
+        deque(
+            map(
+                list.append,
+                map(tags_of.__getitem__, detection_ids),
+                _predicted_tags(keys, values, scores),
+            ),
+            0,
+        )
+    raw_ids, locations, detection_scores, types, groups = zip(*rows, strict=True)
+    kinds = list(map(_PREDICTION_TYPES.get, types, repeat(_PRESENCE)))
+    states = [
+        {
+            "id": uuid,
+            "location": location,
+            "detection_score": score,
+            "tags": tags,
+            "prediction_type": kind,
+        }
+        for uuid, location, score, tags, kind in zip(
+            uuids_from_db(raw_ids),
+            _locations(locations),
+            detection_scores,
+            map(tags_of.__getitem__, raw_ids),
+            kinds,
+            strict=True,
+        )
+    ]
+    if kinds.count(kinds[0]) == len(kinds):  # one type: build them at once
+        built = _DETECTIONS[kinds[0]](states)
+    else:
+        built = [
+            _DETECTION[kind](state) for kind, state in zip(kinds, states, strict=True)
+        ]
     if group == "NULL":
-        return grouped.get(None, [])
+        return built
+    grouped: Dict[Any, List[data.Detection]] = defaultdict(list)
+    deque(map(list.append, map(grouped.__getitem__, groups), built), 0)
     return grouped
 
 
 _PREDICTION_TYPES = {kind.value: kind for kind in data.PredictionType}
 
 
-def _prediction_type(value: Optional[str]) -> data.PredictionType:
-    # NULL (a detection stored by acoupi 0.3) or a type this version does
-    # not know: read as the most general type, as data.detection_class does.
-    return _PREDICTION_TYPES.get(value or "", data.PredictionType.PRESENCE)
+# NULL (a detection stored by acoupi 0.3) or a type this version does not
+# know is read as the most general type, as data.detection_class does.
+_PRESENCE = data.PredictionType.PRESENCE
 
 
 def _assemble_outputs(
@@ -464,24 +535,32 @@ def _assemble_outputs(
     if not rows:
         return []
     output_ids = _ids(rows)
+    where = _Where()
+    where.uuids("d.model_output_id", output_ids)
     detections_by_output = _detections_with_tags(
         connection,
         " FROM detection d",
-        _Where.of(uuid_in("d.model_output_id", output_ids)),
-        # d.id: the order data.ModelOutput keeps its detections in.
-        "d.id",
+        where,
+        # d.id: the order data.ModelOutput keeps its detections in, which
+        # ix_detection_model_output holds: no sorting.
+        "d.model_output_id, d.id",
         group="d.model_output_id",
     )
     output_tags: Dict[bytes, List[data.PredictedTag]] = defaultdict(list)
-    tag = _Tags()
-    for output_id, key, value, score in connection.execute(
+    clause, params = _uuid_clause("model_output_id", output_ids)
+    tag_rows = connection.execute(
         "SELECT model_output_id, key, value, confidence_score FROM predicted_tag"
         # "+" keeps the planner off the detection_id index, where IS NULL
         # would match every recording-level tag in the file.
-        f" WHERE {uuid_in('model_output_id', output_ids)}"
-        f" AND +detection_id IS NULL ORDER BY {_TAG_ORDER}"
-    ):
-        output_tags[output_id].append(tag(key, value, score))
+        f" WHERE {clause} AND +detection_id IS NULL ORDER BY {_TAG_ORDER}",
+        params,
+    ).fetchall()
+    if tag_rows:
+        owners, keys, values, scores = zip(*tag_rows, strict=True)
+        for owner, tag in zip(
+            owners, _predicted_tags(keys, values, scores), strict=True
+        ):
+            output_tags[owner].append(tag)
 
     outputs = []
     for output_id, model_name, recording_id, created_on in rows:

@@ -112,6 +112,15 @@ TABLES = (
     ),
 )
 
+_DETECTION_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS ix_detection_model_output"
+    " ON detection (model_output_id, id)"
+)
+_TAG_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_predicted_tag_detection"
+    " ON predicted_tag (detection_id, confidence_score DESC, key DESC, value DESC)"
+)
+
 # One index per lookup the tasks, the status and the summaries make
 # (recording.path is covered by its UNIQUE constraint). Query plans are
 # checked in tests/components/test_store_query_plans.py.
@@ -124,10 +133,14 @@ INDEXES = (
     "ON model_output (recording_id)",
     "CREATE INDEX IF NOT EXISTS ix_model_output_created_on "
     "ON model_output (created_on)",
-    "CREATE INDEX IF NOT EXISTS ix_detection_model_output_id "
-    "ON detection (model_output_id)",
-    "CREATE INDEX IF NOT EXISTS ix_predicted_tag_detection_id "
-    "ON predicted_tag (detection_id)",
+    # Each output's detections by id (the order data.ModelOutput keeps) and
+    # each detection's tags in data.SortedTags' order, the tag columns
+    # included: the reads walk these indexes without sorting, and without
+    # reading the tag table at all. UNIQUE (id is unique anyway) is what
+    # lets SQLite carry an ORDER BY through the detection loop into the
+    # tag loop; without it, it sorts every tag row.
+    _DETECTION_INDEX,
+    _TAG_INDEX,
     "CREATE INDEX IF NOT EXISTS ix_predicted_tag_model_output_id "
     "ON predicted_tag (model_output_id)",
 )
@@ -166,6 +179,15 @@ MIGRATIONS = (
     Migration(
         "canonical datetimes and NULL paths in files from upstream acoupi",
         step=_canonicalise_legacy_values,
+    ),
+    Migration(
+        "indexes holding detections and tags in the order the reads return",
+        statements=(
+            "DROP INDEX IF EXISTS ix_detection_model_output_id",
+            "DROP INDEX IF EXISTS ix_predicted_tag_detection_id",
+            _DETECTION_INDEX,
+            _TAG_INDEX,
+        ),
     ),
 )
 """Ordered schema history; the schema version is its length."""

@@ -9,6 +9,7 @@ from acoupi import data
 from acoupi.components import types
 from acoupi.components.sqlite_db import Database, Synchronous
 from acoupi.components.stores.sqlite import reads, writes
+from acoupi.components.stores.sqlite.gc_pause import gc_paused
 from acoupi.components.stores.sqlite.schema import MIGRATIONS
 from acoupi.timeutil import now_utc
 
@@ -131,7 +132,7 @@ class SqliteStore(types.Store):
             Newest recording first; outputs newest first. Unknown ids are
             skipped.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             found = reads.recordings(connection, ids=ids)
             outputs = reads.outputs_of_recordings(connection, found)
         return [(recording, outputs[recording.id]) for recording in found]
@@ -141,7 +142,7 @@ class SqliteStore(types.Store):
 
         Paths match by exact text. Ordered as :meth:`get_recordings`.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             found = reads.recordings(connection, paths=paths)
             outputs = reads.outputs_of_recordings(connection, found)
         return [(recording, outputs[recording.id]) for recording in found]
@@ -168,7 +169,7 @@ class SqliteStore(types.Store):
         Every given recording has an entry (empty when it has no outputs);
         outputs are newest first.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             return reads.outputs_of_recordings(connection, recordings)
 
     def get_model_outputs(
@@ -194,7 +195,7 @@ class SqliteStore(types.Store):
         limit
             At most this many outputs.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             return reads.model_outputs(
                 connection,
                 after=after,
@@ -230,9 +231,10 @@ class SqliteStore(types.Store):
         Returns
         -------
         list of Detection
-            Ordered by the creation time of their model output, oldest first.
+            Ordered by the creation time of their model output, oldest first;
+            each output's detections in the order of ``ModelOutput.detections``.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             return reads.detections(
                 connection,
                 ids=ids,
@@ -263,11 +265,12 @@ class SqliteStore(types.Store):
         after, before
             Inclusive bounds on the ``created_on`` of the model output. When
             either is given only detection-level tags are returned, which is
-            what summaries of detections need.
+            what summaries of detections need: the tags of
+            :meth:`get_detections` with the same bounds, in the same order.
         score_gt, score_lt
             Strict bounds on ``confidence_score``.
         """
-        with self.database.read() as connection:
+        with gc_paused(), self.database.read() as connection:
             return reads.predicted_tags(
                 connection,
                 detection_ids=detection_ids,
