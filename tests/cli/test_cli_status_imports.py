@@ -4,7 +4,9 @@
 workers' heartbeat files, the queue folder, the program's SQLite files), so
 it must not import the Celery stack, which was most of its time. How fast
 it is gets measured in ``bench/cli_latency.py``; this guards the cause,
-deterministically, from the modules ``python -X importtime`` lists.
+deterministically, from the modules loaded when the command exits (all of
+``sys.modules``: ``python -X importtime`` misses what ``importlib`` loads,
+such as the program module and lazily exported names).
 
 The same holds for the programs field devices run (``default``,
 ``connected``, ``triggered``): loading one imports neither the HTTP or MQTT
@@ -17,6 +19,8 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Dict, Iterator, Sequence, Set, Tuple
 
 import pytest
@@ -33,24 +37,42 @@ SENDING_AND_ANALYSIS = {"httpx", "httpcore", "paho", "numpy", "ssl"}
 SIMULATED_MICROPHONE = ("--microphone.device_name", "simulated")
 
 
+_RUN_AND_LIST = """
+import atexit, runpy, sys
+path = sys.argv[1]
+def _list():
+    with open(path, "w") as listing:
+        listing.write("\\n".join(sys.modules))
+atexit.register(_list)  # first registered, so it runs last
+sys.argv = ["acoupi", *sys.argv[2:]]
+runpy.run_module("acoupi", run_name="__main__", alter_sys=True)
+"""
+"""Run ``python -m acoupi ARGS``; at exit, list ``sys.modules`` in a file."""
+
+
+def _loaded(
+    env: Dict[str, str], *args: str
+) -> Tuple[Set[str], "subprocess.CompletedProcess[str]"]:
+    """Run ``acoupi ARGS`` in a fresh interpreter; every module it loaded."""
+    with tempfile.TemporaryDirectory() as folder:
+        listing = Path(folder) / "modules.txt"
+        result = subprocess.run(
+            [sys.executable, "-c", _RUN_AND_LIST, str(listing), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+        return set(listing.read_text().split()), result
+
+
 def _imports(
     env: Dict[str, str], *args: str
 ) -> Tuple[Set[str], "subprocess.CompletedProcess[str]"]:
-    """Run ``acoupi ARGS`` in a fresh interpreter; its top-level imports."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "acoupi", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    modules = {
-        line.rsplit("|", 1)[1].strip().split(".")[0]
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "self [us]" not in line
-    }
-    return modules, result
+    """Run ``acoupi ARGS`` in a fresh interpreter; its top-level packages."""
+    modules, result = _loaded(env, *args)
+    return {name.split(".")[0] for name in modules}, result
 
 
 def _setup(run_acoupi, *options: str, program: str = "acoupi.programs.test") -> None:
@@ -188,3 +210,21 @@ def test_reading_a_built_in_programs_config_imports_no_clients_nor_numpy(
     assert "microphone" in result.stdout  # the program's schema was read
     heavy = CELERY_STACK | SENDING_AND_ANALYSIS
     assert modules.isdisjoint(heavy), modules & heavy
+
+
+def test_status_of_the_default_program_loads_only_the_template_it_uses(
+    run_acoupi, cli_env: Dict[str, str]
+) -> None:
+    _setup(run_acoupi, *SIMULATED_MICROPHONE, program="acoupi.programs.default")
+
+    modules, result = _loaded(cli_env, "deployment", "status", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["program"] == "ok"
+    assert "acoupi.programs.templates.basic" in modules
+    unused = {
+        "acoupi.programs.templates.messaging",
+        "acoupi.programs.templates.detection",
+        "acoupi.components.messengers",
+    }
+    assert modules.isdisjoint(unused), modules & unused
