@@ -83,7 +83,11 @@ def test_client_is_built_with_callback_api_v2_and_persistent_session(
         return real_client(**kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(mqtt, "Client", spy)
-    MQTTMessenger(host="localhost", topic="t", username="u", password="p")
+    messenger = MQTTMessenger(host="localhost", topic="t", username="u", password="p")
+    assert calls == []  # the client (and paho) wait for the first use
+
+    assert not messenger.client.is_connected()
+    assert len(calls) == 1
     assert calls[0]["callback_api_version"] == CallbackAPIVersion.VERSION2
     assert calls[0]["client_id"] == devices.get_device_id()
     assert calls[0]["clean_session"] is False

@@ -6,6 +6,7 @@ A program is named by the Python module that defines it (for example
 program's configuration and the Celery configuration.
 """
 
+import contextlib
 import importlib
 import inspect
 import logging
@@ -27,6 +28,7 @@ from acoupi.system.exceptions import (
     NotConfiguredError,
     ProgramNotFoundError,
 )
+from acoupi.system.health import without_self_tests
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -340,10 +342,19 @@ def get_program_state(settings: Settings) -> ProgramState:
     return check_program(load_program(settings))
 
 
-def check_program(program: AcoupiProgram) -> ProgramState:
-    """Run a loaded program's health check and classify the outcome."""
+def check_program(program: AcoupiProgram, self_tests: bool = True) -> ProgramState:
+    """Run a loaded program's health check and classify the outcome.
+
+    Parameters
+    ----------
+    program
+        The loaded program.
+    self_tests
+        Run the components' self-tests too (see :mod:`acoupi.system.health`).
+    """
     try:
-        program.check(program.config)
+        with contextlib.nullcontext() if self_tests else without_self_tests():
+            program.check(program.config)
     except HealthCheckError as error:
         logger.info("Program health check failed: %s", error)
         return ProgramState.UNHEALTHY

@@ -312,7 +312,9 @@ def _program_state(
     """Check the program, measure its detection backlog and its pending files."""
     if program is None:
         return ProgramState.ERROR, None, None
-    state = check_program(program)
+    # Every status runs the check: the software's self-tests (a model on a
+    # synthetic signal) are for `acoupi check` and deployment start.
+    state = check_program(program, self_tests=False)
     from acoupi.runtime.backlog import get_backlog
 
     _, backlog = wait.run(get_backlog, program)

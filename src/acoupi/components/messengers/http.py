@@ -3,17 +3,21 @@
 A message counts as delivered only on a 2xx answer. Each request carries the
 message id in the ``X-Acoupi-Message-Id`` and ``Idempotency-Key`` headers so
 that a receiver can drop the duplicates that retries may cause.
+
+httpx (with ssl, http.client and email) is imported on the first request:
+building a messenger, as every command that loads the program does, needs
+none of it.
 """
+
+from __future__ import annotations
 
 import json
 import logging
 import os
-import ssl
 import threading
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
-import httpx
 from pydantic import BaseModel, Field, SecretStr
 
 from acoupi import data
@@ -25,8 +29,12 @@ from acoupi.components.messengers._common import (
     reveal,
     snippet,
 )
-from acoupi.components.messengers.deadline import deadline_transport, overall_deadline
 from acoupi.system.exceptions import HealthCheckError
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 __all__ = ["HTTPConfig", "HTTPMessenger"]
 
@@ -156,7 +164,7 @@ class HTTPMessenger(types.Messenger):
     @classmethod
     def from_config(
         cls, config: HTTPConfig, logger: Optional[logging.Logger] = None
-    ) -> "HTTPMessenger":
+    ) -> HTTPMessenger:
         """Build a messenger from its configuration."""
         return cls(
             base_url=config.base_url,
@@ -188,6 +196,10 @@ class HTTPMessenger(types.Messenger):
             when the server could not be reached; TIMEOUT when it did not
             answer in time (it may have received the message). Never raises.
         """
+        import httpx
+
+        from acoupi.components.messengers.deadline import overall_deadline
+
         headers = self._request_headers()
         headers[MESSAGE_ID_HEADER] = str(message.id)
         headers[IDEMPOTENCY_HEADER] = str(message.id)
@@ -251,6 +263,10 @@ class HTTPMessenger(types.Messenger):
             When the server cannot be reached, answers with a 4xx/5xx status,
             or says (``Allow`` header) that it does not accept POST.
         """
+        import httpx
+
+        from acoupi.components.messengers.deadline import overall_deadline
+
         url = redact_url(self.base_url)
         try:
             with overall_deadline(self.timeout):
@@ -318,6 +334,10 @@ class HTTPMessenger(types.Messenger):
         )
 
     def _http(self) -> httpx.Client:
+        import httpx
+
+        from acoupi.components.messengers.deadline import deadline_transport
+
         with self._lock:
             if self._client is None or self._client_pid != os.getpid():
                 self._client = httpx.Client(
@@ -332,6 +352,8 @@ class HTTPMessenger(types.Messenger):
         if not self.verify_tls:
             return False
         if self.ca_certs is not None:
+            import ssl
+
             # Raises OSError/SSLError for a bad file: reported as FAILED.
             return ssl.create_default_context(cafile=str(self.ca_certs))
         return True

@@ -12,22 +12,21 @@ The network loop is driven explicitly from the calling thread (no background
 thread): the connection only lives while a task talks to the broker, nothing
 reconnects behind the task's back, and Celery's forked workers never inherit
 a running thread.
+
+paho (and ssl) are imported when the client is first needed: building a
+messenger, as every command that loads the program does, needs neither.
 """
+
+from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, Literal, Optional, Union
+from typing import TYPE_CHECKING, Callable, List, Literal, Optional, Union
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, SecretStr, model_validator
 
 from acoupi import data, devices
@@ -39,6 +38,12 @@ from acoupi.components.messengers._common import (
     to_secret,
 )
 from acoupi.system.exceptions import HealthCheckError
+
+if TYPE_CHECKING:
+    import ssl
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = ["MQTTConfig", "MQTTMessenger", "MQTTTransport"]
 
@@ -90,7 +95,7 @@ class MQTTConfig(BaseModel):
     """Publish each message to ``<topic>/<message type>`` (acoupi 0.8)."""
 
     @model_validator(mode="after")
-    def _check_tls(self) -> "MQTTConfig":
+    def _check_tls(self) -> MQTTConfig:
         # Certificates without TLS would be silently ignored: refuse instead.
         if not self.use_tls and (self.ca_certs or self.certfile or self.keyfile):
             raise ValueError("ca_certs, certfile and keyfile need use_tls=True")
@@ -144,10 +149,11 @@ class MQTTMessenger(types.Messenger):
 
     Notes
     -----
-    Nothing touches the network until the first :meth:`send_message` or
-    :meth:`check`. Any failure drops the connection and the next send starts
-    a fresh client, so paho never replays an unacknowledged message on its
-    own (the task resends it, in order).
+    Nothing touches the network, nor imports paho, until the first
+    :meth:`send_message` or :meth:`check` (or :attr:`client`). Any failure
+    drops the connection and the next send starts a fresh client, so paho
+    never replays an unacknowledged message on its own (the task resends
+    it, in order).
     """
 
     def __init__(
@@ -193,12 +199,23 @@ class MQTTMessenger(types.Messenger):
         self.client_id = devices.get_device_id()
         # One client is not safe to drive from two threads (threads pool).
         self._lock = threading.RLock()
-        self.client = self._new_client()
+        self._client: Optional[mqtt.Client] = None
+
+    @property
+    def client(self) -> mqtt.Client:
+        """The paho client; made on first use, which imports paho."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    @client.setter
+    def client(self, client: mqtt.Client) -> None:
+        self._client = client
 
     @classmethod
     def from_config(
         cls, config: MQTTConfig, logger: Optional[logging.Logger] = None
-    ) -> "MQTTMessenger":
+    ) -> MQTTMessenger:
         """Build a messenger from its configuration."""
         return cls(
             host=config.host,
@@ -274,6 +291,8 @@ class MQTTMessenger(types.Messenger):
                     message=message,
                     content=f"unexpected error: {type(error).__name__}: {error}",
                 )
+        from paho.mqtt.enums import MQTTErrorCode  # imported by the send
+
         self.logger.debug(
             "MQTT message %s acknowledged by %s", message.id, self.address
         )
@@ -313,6 +332,9 @@ class MQTTMessenger(types.Messenger):
 
     def _new_client(self) -> mqtt.Client:
         # Looked up as ``mqtt.Client`` at call time so tests can patch it.
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
         if self.protocol == "5":
             # v5 has no clean_session; clean_start=False is given on connect.
             client = mqtt.Client(
@@ -333,6 +355,8 @@ class MQTTMessenger(types.Messenger):
         return client
 
     def _ssl_context(self) -> ssl.SSLContext:
+        import ssl
+
         try:
             context = ssl.create_default_context(
                 cafile=str(self.ca_certs) if self.ca_certs else None
@@ -349,14 +373,17 @@ class MQTTMessenger(types.Messenger):
         return context
 
     def _ensure_connected(self) -> None:
-        if self.client.is_connected():
+        client = self._client
+        if client is not None and client.is_connected():
             # Read whatever arrived since the last send: a broker that closed
             # the connection is only noticed by reading.
-            self.client.loop(timeout=0)
-        if not self.client.is_connected():
+            client.loop(timeout=0)
+        if client is None or not client.is_connected():
             self._connect()
 
     def _connect(self) -> None:
+        import paho.mqtt.client as mqtt
+
         self._drop_client()
         client = self.client
         if self.use_tls:
@@ -411,15 +438,17 @@ class MQTTMessenger(types.Messenger):
             )
 
     def _drop_client(self) -> None:
-        """Disconnect, release the client's sockets and start a fresh client.
+        """Disconnect, release the client's sockets and forget the client.
 
-        The fresh client forgets the old one's queue of unacknowledged
-        messages, so paho never replays them behind the task's back (the task
-        resends them, in order). Sockets are closed here rather than left to
-        the garbage collector: a device reconnects thousands of times over
-        months.
+        The next use makes a fresh client, which knows nothing of the old
+        one's unacknowledged messages, so paho never replays them behind the
+        task's back (the task resends them, in order). Sockets are closed
+        here rather than left to the garbage collector: a device reconnects
+        thousands of times over months.
         """
-        client = self.client
+        client = self._client
+        if client is None:
+            return
         try:
             if client.is_connected():
                 client.disconnect()
@@ -429,11 +458,16 @@ class MQTTMessenger(types.Messenger):
         reset = getattr(client, "_reset_sockets", None)
         if callable(reset):
             reset()
-        self.client = self._new_client()
+        self._client = None
 
     # -- publishing ---------------------------------------------------------
 
     def _publish(self, message: data.Message) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import MQTTErrorCode
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
         properties = None
         if self.protocol == "5":
             properties = Properties(PacketTypes.PUBLISH)
@@ -468,6 +502,8 @@ class MQTTMessenger(types.Messenger):
         Returns whether ``done()`` became true; stops early when the
         connection breaks.
         """
+        from paho.mqtt.enums import MQTTErrorCode
+
         while not done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
