@@ -23,8 +23,9 @@ file on the upstream side too, whose acoupi has no cap: same settings), the
 model is loaded once, and one unmeasured round warms it up. Upstream is
 also run uncapped (``as shipped``: torch takes every core). Clips:
 ``--seconds`` (default 3, the plugin's recording length) of the synthetic
-soundscape at 48, 192 and 384 kHz. Rounds interleave every configuration
-(:func:`harness.interleave`, order rotated per round); the tables give
+soundscape at 48, 192 and 384 kHz. Rounds run every configuration once
+per rate, the compared ones back to back in an order rotated per round
+(:func:`paired_rounds`); the tables give
 median [min-max] over rounds, the per-round ratio ours / up03 at the same
 cap and rate, and the load average:
 
@@ -62,7 +63,6 @@ from harness import (
     ROOT,
     format_load,
     format_table,
-    interleave,
     load_average,
     provenance,
     ratio_summary,
@@ -233,6 +233,45 @@ def spread(values: Sequence[float]) -> str:
     return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
 
 
+def rotate(items: Sequence[Any], index: int) -> List[Any]:
+    shift = index % len(items)
+    return list(items[shift:]) + list(items[:shift])
+
+
+def paired_rounds(
+    workers: Dict[Config, Worker],
+    clips: Dict[int, Path],
+    seconds: float,
+    rounds: int,
+    default_cap: int,
+    warmup: int = 1,
+) -> Dict[str, List[Dict[str, Any]]]:
+    """Run every worker on every clip once per round; return results by key.
+
+    The configurations compared with each other (ours and up03 at the same
+    cap and rate, and up03 as shipped beside the default cap) run back to
+    back, in an order that rotates from round to round, so each pair meets
+    the same moment of the machine and neither side always goes first; the
+    groups themselves rotate too (as :func:`harness.interleave` does). The
+    first ``warmup`` rounds are not kept.
+    """
+    groups: Dict[tuple, List[Config]] = {}
+    for config in workers:
+        cap = config.threads or default_cap
+        groups.setdefault((config.model, cap), []).append(config)
+    keys = [(g, sr) for g in groups for sr in clips]
+    results: Dict[str, List[Dict[str, Any]]] = {}
+    for index in range(warmup + rounds):
+        for group, sr in rotate(keys, index):
+            for config in rotate(groups[group], index):
+                result = workers[config].run(clips[sr], sr, seconds)
+                if index >= warmup:
+                    results.setdefault(f"{config.label} {sr}", []).append(result)
+        if index >= warmup:
+            print(f"  round {index - warmup + 1}/{rounds} done", file=sys.stderr)
+    return results
+
+
 def configs_for(args: argparse.Namespace) -> List[Config]:
     """The workers to run: energy on ours; BatDetect2 on ours and up03."""
     sides = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -279,7 +318,7 @@ def main() -> None:
 
     configs = configs_for(args)
     load_before = load_average()
-    samples: Dict[str, List[Dict[str, Any]]] = {}
+    measured: Dict[str, List[Dict[str, Any]]] = {}
     memory: Dict[str, Dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         clips = {sr: write_clip(Path(tmp), sr, args.seconds) for sr in SAMPLERATES}
@@ -288,30 +327,16 @@ def main() -> None:
             for config in configs:
                 workers[config] = Worker(config)
 
-            def runner(config: Config, samplerate: int):
-                key = f"{config.label} {samplerate}"
-
-                def run() -> float:
-                    result = workers[config].run(
-                        clips[samplerate], samplerate, args.seconds
-                    )
-                    samples.setdefault(key, []).append(result)
-                    return result["cpu"]
-
-                return run
-
-            runners = {
-                f"{c.label} {sr}": runner(c, sr) for c in configs for sr in SAMPLERATES
-            }
-            cpu = interleave(runners, args.rounds, warmup=1)
+            measured = paired_rounds(
+                workers, clips, args.seconds, args.rounds, default_model_threads()
+            )
             for config, worker in workers.items():
                 memory[config.label] = worker.ask({"op": "memory"})
         finally:
             for worker in workers.values():
                 worker.close()
     load_after = load_average()
-    # Drop the warm-up sample of each key: interleave measured the rest.
-    measured = {key: runs[1:] for key, runs in samples.items()}
+    cpu = {k: [r["cpu"] for r in runs] for k, runs in measured.items()}
     wall = {k: [r["wall"] for r in runs] for k, runs in measured.items()}
 
     rows = []
@@ -344,7 +369,7 @@ def main() -> None:
                 ]
             )
     print(
-        f"\nModel cost per {args.seconds:g} s clip, {args.rounds} interleaved "
+        f"\nModel cost per {args.seconds:g} s clip, {args.rounds} paired rounds, "
         "rounds, median [min-max]; ours / up03 per round at the same cap and "
         f"rate (below 1: ours costs less). {os.cpu_count()} cores; "
         f"detections.model_threads default here: {default_model_threads()} "
