@@ -192,6 +192,7 @@ def start_round(
     vhosts: RabbitVhosts,
     duration: float,
     installs: Dict[str, Install],
+    started: Optional[Dict[str, float]] = None,
 ) -> Dict[str, List[str]]:
     """Set up every deployment in a fresh home, then start them all.
 
@@ -199,7 +200,8 @@ def start_round(
     :func:`harness.interleave`. Ours stops itself after ``duration``
     (``acoupi run --duration``); upstream is stopped by :func:`stop_round`.
     ``installs`` is filled as they are made, so the caller can stop what
-    started even when a later one fails. Returns the command lines used.
+    started even when a later one fails; ``started``, if given, with the
+    time each was launched. Returns the command lines used.
     """
     commands: Dict[str, List[str]] = {}
     for deployment in deployments:
@@ -236,6 +238,8 @@ def start_round(
     shift = index % len(labels)
     for label in labels[shift:] + labels[:shift]:
         install = installs[label]
+        if started is not None:
+            started[label] = time.time()
         commands[label] += install.start(duration if install.kind == "ours" else None)
     return commands
 
@@ -465,12 +469,12 @@ def cmd_coverage(args: argparse.Namespace) -> None:
         for index in range(args.rounds):
             vhosts = RabbitVhosts()
             installs: Dict[str, Install] = {}
+            launched: Dict[str, float] = {}
             try:
                 commands = start_round(
                     deployments, root, index, args.samplerate, source.env, vhosts,
-                    seconds, installs,
+                    seconds, installs, launched,
                 )  # fmt: skip
-                launched = time.time()
                 log(
                     f"round {index + 1}/{args.rounds}: {len(installs)} deployments "
                     f"recording at once for {seconds:.0f} s"
@@ -482,7 +486,7 @@ def cmd_coverage(args: argparse.Namespace) -> None:
                     install.stop()
                 vhosts.close()
             for label, install in installs.items():
-                result = analyse_coverage(install, launched, stopped)
+                result = analyse_coverage(install, launched[label], stopped)
                 if install.kind == "ours":
                     text = install.log_path("run.log").read_text(errors="replace")
                     lines = [x for x in text.splitlines() if "Coverage:" in x]
