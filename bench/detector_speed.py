@@ -91,11 +91,11 @@ def measure_speed(folder: Path, seconds: float, runs: int) -> list[dict]:
 
     # The warm-up round (file cache, FFT twiddle tables) is not measured.
     cpu = interleave(
-        {sr: runner(sr) for sr in SAMPLERATES}, runs, warmup=1, progress=False
+        {str(sr): runner(sr) for sr in SAMPLERATES}, runs, warmup=1, progress=False
     )
     rows = []
     for samplerate in SAMPLERATES:
-        values = [v for v in cpu[samplerate] if v is not None]
+        values = [v for v in cpu[str(samplerate)] if v is not None]
         wall = walls[samplerate][1:]
         median_cpu = statistics.median(values)
         rows.append(
