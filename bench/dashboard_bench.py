@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
+from harness import format_load, load_average
 
 ROOT = Path(__file__).resolve().parent.parent
 DETECTIONS_PER_RECORDING = 10
@@ -199,6 +200,7 @@ def main() -> None:
         )
     )
     results: Dict[str, Any] = {"detections": args.detections, "rounds": args.rounds}
+    results["load_before"] = load_average()
 
     # Spectrogram of a 3 s clip at 192 kHz, rendered (uncached) each round.
     from acoupi.dashboard.spectrogram import SpectrogramRequest, render_spectrogram
@@ -259,9 +261,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    results["loadavg"] = os.getloadavg()
+    results["loadavg"] = load_average()
 
-    print(f"load average: {results['loadavg'][0]:.2f} {results['loadavg'][1]:.2f}")
+    print(
+        "Upstream 0.3.2 and 0.8.0 have no dashboard: no upstream side. "
+        f"Values: median [min-max] over {args.rounds} rounds."
+    )
+    print(
+        f"before: {format_load(results['load_before'])}; "
+        f"after: {format_load(results['loadavg'])}"
+    )
     print(
         f"idle RSS of `acoupi dashboard`: {results['idle_rss_mb']} MB (budget 60)"
         f"; after {args.rounds} rounds of pages: {results['rss_after_pages_mb']} MB"

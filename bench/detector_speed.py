@@ -1,10 +1,18 @@
 """Speed and detection quality of the band energy detector.
 
+Upstream acoupi 0.3.2 and 0.8.0 have no built-in detector (their programs
+need a model from a plugin), so there is no upstream side: the figures are
+absolute, with the load average before and after. For the detector's cost
+beside a plugin's model (BatDetect2, on ours and on upstream 0.3.2), see
+``model_cost.py``.
+
 Speed: for 10 s clips of the synthetic soundscape at 48, 192 and 384 kHz
-(16-bit mono WAV in a temporary folder), the detector runs once to warm up,
-then N times (default 5). The table shows the median CPU time per run
-(process time, all threads) and the seconds of audio processed per
-CPU-second; reading the file is included, writing it is not.
+(16-bit mono WAV in a temporary folder), the detector runs once per rate to
+warm up, then N rounds (default 5), each running every rate once (order
+rotated, :func:`harness.interleave`). The table shows the CPU time per run
+(process time, all threads) and the wall time, median [min-max] over
+rounds, and the seconds of audio processed per CPU-second (from the
+median); reading the file is included, writing it is not.
 
 Quality (``--quality``): for each sample rate and noise level, a clip
 (default 60 s) is analysed and every detection is matched with a soundscape
@@ -30,6 +38,8 @@ import tempfile
 import time
 import wave
 from pathlib import Path
+
+from harness import format_load, interleave, load_average
 
 from acoupi import data
 from acoupi.audio.soundscape import Soundscape
@@ -64,25 +74,40 @@ def recording(path: Path, samplerate: int, seconds: float) -> data.Recording:
 
 def measure_speed(folder: Path, seconds: float, runs: int) -> list[dict]:
     detector = BandEnergyDetector()
-    rows = []
-    for samplerate in SAMPLERATES:
+    walls: dict[int, list[float]] = {sr: [] for sr in SAMPLERATES}
+
+    def runner(samplerate: int):
         scape = Soundscape(samplerate, seed=1, noise_level=0.01)
         path = write_clip(folder / f"speed_{samplerate}.wav", scape, seconds)
         rec = recording(path, samplerate, seconds)
-        detector.run(rec)  # warm-up: file cache, FFT twiddle tables
-        cpu, wall = [], []
-        for _ in range(runs):
+
+        def run() -> float:
             c0, w0 = time.process_time(), time.perf_counter()
             detector.run(rec)
-            cpu.append(time.process_time() - c0)
-            wall.append(time.perf_counter() - w0)
-        median_cpu = statistics.median(cpu)
+            walls[samplerate].append(time.perf_counter() - w0)
+            return time.process_time() - c0
+
+        return run
+
+    # The warm-up round (file cache, FFT twiddle tables) is not measured.
+    cpu = interleave(
+        {str(sr): runner(sr) for sr in SAMPLERATES}, runs, warmup=1, progress=False
+    )
+    rows = []
+    for samplerate in SAMPLERATES:
+        values = [v for v in cpu[str(samplerate)] if v is not None]
+        wall = walls[samplerate][1:]
+        median_cpu = statistics.median(values)
         rows.append(
             {
                 "samplerate": samplerate,
                 "seconds": seconds,
                 "cpu_s": median_cpu,
+                "cpu_min_s": min(values),
+                "cpu_max_s": max(values),
                 "wall_s": statistics.median(wall),
+                "wall_min_s": min(wall),
+                "wall_max_s": max(wall),
                 "audio_s_per_cpu_s": seconds / median_cpu,
             }
         )
@@ -136,11 +161,16 @@ def measure_quality(folder: Path, seconds: float) -> list[dict]:
 
 def print_speed(rows: list[dict]) -> None:
     print(f"\nSpeed ({platform.machine()}, {platform.python_version()})")
-    print(f"{'rate':>8} {'clip s':>7} {'CPU s':>8} {'wall s':>8} {'audio s/CPU s':>14}")
+    print(
+        f"{'rate':>8} {'clip s':>7} {'CPU s median [range]':>24} "
+        f"{'wall s median [range]':>24} {'audio s/CPU s':>14}"
+    )
     for row in rows:
+        cpu = f"{row['cpu_s']:.3f} [{row['cpu_min_s']:.3f}-{row['cpu_max_s']:.3f}]"
+        wall = f"{row['wall_s']:.3f} [{row['wall_min_s']:.3f}-{row['wall_max_s']:.3f}]"
         print(
-            f"{row['samplerate']:>8} {row['seconds']:>7.1f} {row['cpu_s']:>8.3f} "
-            f"{row['wall_s']:>8.3f} {row['audio_s_per_cpu_s']:>14.1f}"
+            f"{row['samplerate']:>8} {row['seconds']:>7.1f} {cpu:>24} "
+            f"{wall:>24} {row['audio_s_per_cpu_s']:>14.1f}"
         )
 
 
@@ -163,13 +193,13 @@ def print_quality(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="measured rounds")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--quality-seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results: dict = {}
+    results: dict = {"load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="acoupi-bench-") as tmp:
         folder = Path(tmp)
         results["speed"] = measure_speed(folder, args.seconds, args.runs)
@@ -177,6 +207,12 @@ def main() -> None:
         if args.quality:
             results["quality"] = measure_quality(folder, args.quality_seconds)
             print_quality(results["quality"])
+    results["load_after"] = load_average()
+    print(
+        f"\nbefore: {format_load(results['load_before'])}; "
+        f"after: {format_load(results['load_after'])}"
+    )
+    print("Upstream 0.3.2 and 0.8.0 have no built-in detector: no upstream side.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

@@ -1,27 +1,47 @@
 """What a detection model costs per clip: CPU-s, real-time factor, memory.
 
-Models: the built-in band energy detector
-(``acoupi.components.models.energy_detector``, from ``.venv``) and the
-BatDetect2 plugin's model (``acoupi_batdetect2.model.BatDetect2``, from the
-plugin venv that ``tests/plugins`` builds under ``.cache/plugin-venvs``).
-Each (model, thread cap) runs in its own long-lived worker process, as in a
-detection worker: the model is loaded once, the thread cap applied with
-:func:`acoupi.system.model_threads.limit_model_threads` before it loads,
-and one warm-up run is made per sample rate. Clips: ``--seconds`` (default
-3, the plugin's recording length) of the synthetic soundscape at 48, 192 and
-384 kHz. Rounds interleave every configuration (order rotated per round) and
-the tables give medians and ranges over rounds:
+Models and sides:
+
+* the built-in band energy detector
+  (``acoupi.components.models.energy_detector``, ours' ``.venv``). Upstream
+  0.3.2 and 0.8.0 have no built-in detector, so it has no upstream side;
+* the BatDetect2 plugin's model (``acoupi_batdetect2.model.BatDetect2``,
+  acoupi-batdetect2 0.3.0 with CPU torch 2.13.0) on **ours**, in the venv
+  ``tests/plugins`` builds under ``.cache/plugin-venvs``, and on **upstream
+  0.3.2** (``up03``), in a venv built by the same install steps with
+  ``acoupi==0.3.2`` from PyPI in place of ours: the same model and
+  libraries, only acoupi differs. There is no 0.8.0 side: acoupi-batdetect2
+  0.3.0 (the latest) builds ``data.Detection`` without the
+  ``prediction_type`` that 0.8.0 requires, so every clip with a call fails
+  there with a ValidationError.
+
+Each (side, model, thread cap) runs in its own long-lived worker process, as
+in a detection worker: the cap is applied before the model loads with ours'
+:func:`acoupi.system.model_threads.limit_model_threads` (what the detection
+worker does with ``detections.model_threads``; loaded from this checkout's
+file on the upstream side too, whose acoupi has no cap: same settings), the
+model is loaded once, and one unmeasured round warms it up. Upstream is
+also run uncapped (``as shipped``: torch takes every core). Clips:
+``--seconds`` (default 3, the plugin's recording length) of the synthetic
+soundscape at 48, 192 and 384 kHz. Rounds run every configuration once
+per rate, the compared ones back to back in an order rotated per round
+(:func:`paired_rounds`); the tables give
+median [min-max] over rounds, the per-round ratio ours / up03 at the same
+cap and rate, and the load average:
 
 * CPU-s per clip: process CPU time of the worker (all threads) for one run;
 * RTF: wall time / clip duration (below 1: faster than real time);
-* memory of the BatDetect2 worker: RSS and PSS (``/proc/PID/smaps_rollup``)
-  after loading and one run (idle), and its peak RSS (``VmHWM``).
+* memory of each BatDetect2 worker: RSS and PSS (``/proc/PID/smaps_rollup``)
+  after loading and the warm-up (idle), and its peak RSS (``VmHWM``).
 
 Usage::
 
-    .venv/bin/pytest tests/plugins -m slow   # builds the plugin venv once
     .venv/bin/python bench/model_cost.py [--rounds 5] [--seconds 3]
-        [--threads 1 2] [--json bench/results/model_cost.json]
+        [--threads 1 2] [--only ours,up03] [--json bench/results/model_cost.json]
+
+Missing plugin venvs are built first (~3 min and ~2 GB each, once; pip
+needs ``portaudio19-dev`` for PyAudio); ``--no-build`` measures what is
+there.
 """
 
 from __future__ import annotations
@@ -34,20 +54,41 @@ import subprocess
 import sys
 import tempfile
 import wave
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
-from harness import OURS_VENV, ROOT, format_load, format_table, load_average
+from harness import (
+    OURS_VENV,
+    ROOT,
+    format_load,
+    format_table,
+    load_average,
+    provenance,
+    ratio_summary,
+)
+
+sys.path.insert(0, str(ROOT / "tests" / "plugins"))
+
+from plugin_venvs import CACHE, ensure_venv  # noqa: E402
 
 SAMPLERATES = (48_000, 192_000, 384_000)
+MODEL_THREADS = ROOT / "src" / "acoupi" / "system" / "model_threads.py"
+UPSTREAM_BASE = ("acoupi==0.3.2",)
+"""What replaces ours (``-e .``) in the upstream plugin venv."""
 
 WORKER = r"""
-import json, resource, sys, time
+import importlib.util, json, sys, time
 from acoupi import data
-from acoupi.system.model_threads import limit_model_threads
 
-kind, threads = sys.argv[1], int(sys.argv[2])
-limit_model_threads(threads)
+kind, threads, model_threads = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if threads:
+    # Ours' cap, loaded from this checkout's file so that it applies to
+    # upstream's process as well (upstream's acoupi has none).
+    spec = importlib.util.spec_from_file_location("model_threads", model_threads)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.limit_model_threads(threads)
 if kind == "batdetect2":
     from acoupi_batdetect2.model import BatDetect2
     model = BatDetect2()
@@ -55,6 +96,10 @@ if kind == "batdetect2":
 else:
     from acoupi.components.models.energy_detector import BandEnergyDetector
     model = BandEnergyDetector()
+
+def torch_threads():
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 def memory():
     fields = {}
@@ -73,7 +118,7 @@ print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     command = json.loads(line)
     if command["op"] == "memory":
-        print(json.dumps(memory()), flush=True)
+        print(json.dumps({**memory(), "torch_threads": torch_threads()}), flush=True)
         continue
     recording = data.Recording(
         path=command["path"], duration=command["seconds"],
@@ -88,12 +133,38 @@ for line in sys.stdin:
 """
 
 
-def plugin_venv() -> Optional[Path]:
-    """Return the newest plugin venv built by the slow tests, if any."""
-    venvs = sorted(
-        (ROOT / ".cache" / "plugin-venvs").glob("plugins-*"),
-        key=lambda p: p.stat().st_mtime,
-    )
+@dataclass(frozen=True)
+class Config:
+    """One worker: a side's venv, a model and a thread cap (0: none)."""
+
+    side: str
+    model: str
+    threads: int
+    python: Path
+
+    @property
+    def label(self) -> str:
+        cap = str(self.threads) if self.threads else "as shipped"
+        return f"{self.model} {self.side} {cap}"
+
+
+def plugin_steps() -> tuple:
+    """The install steps of the plugin venv of the slow plugin tests."""
+    from test_plugins_e2e import PLUGIN_STEPS
+
+    return PLUGIN_STEPS
+
+
+def plugin_venv(side: str, build: bool) -> Optional[Path]:
+    """The BatDetect2 venv of ``side`` (``ours`` or ``up03``), built if asked."""
+    if build:
+        if side == "ours":
+            return ensure_venv("plugins", plugin_steps()).path
+        return ensure_venv(
+            "upstream-0.3.2-plugins", plugin_steps(), base=UPSTREAM_BASE
+        ).path
+    name = "plugins-*" if side == "ours" else "upstream-0.3.2-plugins-*"
+    venvs = sorted(CACHE.glob(name), key=lambda p: p.stat().st_mtime)
     return venvs[-1] if venvs else None
 
 
@@ -114,19 +185,26 @@ def write_clip(folder: Path, samplerate: int, seconds: float) -> Path:
 class Worker:
     """One model in its own process, driven over stdin/stdout."""
 
-    def __init__(self, python: Path, kind: str, threads: int) -> None:
+    def __init__(self, config: Config) -> None:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
         self.process = subprocess.Popen(
-            [str(python), "-c", WORKER, kind, str(threads)],
+            [
+                str(config.python),
+                "-c",
+                WORKER,
+                config.model,
+                str(config.threads),
+                str(MODEL_THREADS),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
-        self.ask_raw()  # "ready" once the model is loaded
+        self.ask()  # "ready" once the model is loaded
 
-    def ask_raw(self, command: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def ask(self, command: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         if command is not None:
             self.process.stdin.write(json.dumps(command) + "\n")
@@ -137,14 +215,13 @@ class Worker:
         return json.loads(line)
 
     def run(self, path: Path, samplerate: int, seconds: float) -> Dict[str, Any]:
-        return self.ask_raw(
-            {
-                "op": "run",
-                "path": str(path),
-                "samplerate": samplerate,
-                "seconds": seconds,
-            }
-        )
+        command = {
+            "op": "run",
+            "path": str(path),
+            "samplerate": samplerate,
+            "seconds": seconds,
+        }
+        return self.ask(command)
 
     def close(self) -> None:
         assert self.process.stdin is not None
@@ -152,89 +229,186 @@ class Worker:
         self.process.wait(timeout=30)
 
 
-def spread(values: List[float]) -> str:
+def spread(values: Sequence[float]) -> str:
     return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
 
 
+def rotate(items: Sequence[Any], index: int) -> List[Any]:
+    shift = index % len(items)
+    return list(items[shift:]) + list(items[:shift])
+
+
+def paired_rounds(
+    workers: Dict[Config, Worker],
+    clips: Dict[int, Path],
+    seconds: float,
+    rounds: int,
+    default_cap: int,
+    warmup: int = 1,
+) -> Dict[str, List[Dict[str, Any]]]:
+    """Run every worker on every clip once per round; return results by key.
+
+    The configurations compared with each other (ours and up03 at the same
+    cap and rate, and up03 as shipped beside the default cap) run back to
+    back, in an order that rotates from round to round, so each pair meets
+    the same moment of the machine and neither side always goes first; the
+    groups themselves rotate too (as :func:`harness.interleave` does). The
+    first ``warmup`` rounds are not kept.
+    """
+    groups: Dict[tuple, List[Config]] = {}
+    for config in workers:
+        cap = config.threads or default_cap
+        groups.setdefault((config.model, cap), []).append(config)
+    keys = [(g, sr) for g in groups for sr in clips]
+    results: Dict[str, List[Dict[str, Any]]] = {}
+    for index in range(warmup + rounds):
+        for group, sr in rotate(keys, index):
+            for config in rotate(groups[group], index):
+                result = workers[config].run(clips[sr], sr, seconds)
+                if index >= warmup:
+                    results.setdefault(f"{config.label} {sr}", []).append(result)
+        if index >= warmup:
+            print(f"  round {index - warmup + 1}/{rounds} done", file=sys.stderr)
+    return results
+
+
+def configs_for(args: argparse.Namespace) -> List[Config]:
+    """The workers to run: energy on ours; BatDetect2 on ours and up03."""
+    sides = [s.strip() for s in args.only.split(",") if s.strip()]
+    configs: List[Config] = []
+    python = OURS_VENV / "bin" / "python"
+    if "ours" in sides:
+        configs += [Config("ours", "energy", t, python) for t in args.threads]
+    for side in ("ours", "up03"):
+        if side not in sides:
+            continue
+        venv = plugin_venv(side, not args.no_build)
+        if venv is None:
+            print(f"No BatDetect2 venv for {side} (--no-build): skipped.")
+            continue
+        python = venv / "bin" / "python"
+        caps = list(args.threads) + ([0] if side == "up03" else [])
+        configs += [Config(side, "batdetect2", t, python) for t in caps]
+    return configs
+
+
 def main() -> None:
+    from acoupi.system.model_threads import default_model_threads
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    default_threads = sorted({default_model_threads(), os.cpu_count() or 1})
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=default_threads,
+        help="thread caps to measure (default: the device's default "
+        "detections.model_threads and every core: %(default)s)",
+    )
+    parser.add_argument(
+        "--only", default="ours,up03", help="sides to run (default %(default)s)"
+    )
+    parser.add_argument(
+        "--no-build", action="store_true", help="do not build missing plugin venvs"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    venv = plugin_venv()
-    configs: List[Tuple[str, Path, int]] = [
-        ("energy", OURS_VENV / "bin" / "python", t) for t in args.threads
-    ]
-    if venv is None:
-        print(
-            "No plugin venv: run `.venv/bin/pytest tests/plugins -m slow` first;"
-            " measuring the built-in detector only."
-        )
-    else:
-        configs += [("batdetect2", venv / "bin" / "python", t) for t in args.threads]
-
+    configs = configs_for(args)
     load_before = load_average()
-    results: Dict[Tuple[str, int, int], List[Dict[str, Any]]] = {}
-    memory: Dict[int, Dict[str, float]] = {}
+    measured: Dict[str, List[Dict[str, Any]]] = {}
+    memory: Dict[str, Dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         clips = {sr: write_clip(Path(tmp), sr, args.seconds) for sr in SAMPLERATES}
-        workers = {(k, t): Worker(py, k, t) for k, py, t in configs}
+        workers: Dict[Config, Worker] = {}
         try:
-            for (kind, threads), worker in workers.items():
-                for sr, path in clips.items():
-                    worker.run(path, sr, args.seconds)  # warm-up
-                if kind == "batdetect2":
-                    memory[threads] = worker.ask_raw({"op": "memory"})
-            keys = [(k, t, sr) for (k, t) in workers for sr in SAMPLERATES]
-            for round_index in range(args.rounds):
-                shift = round_index % len(keys)
-                for kind, threads, sr in keys[shift:] + keys[:shift]:
-                    result = workers[(kind, threads)].run(clips[sr], sr, args.seconds)
-                    results.setdefault((kind, threads, sr), []).append(result)
-            for (kind, threads), worker in workers.items():
-                if kind == "batdetect2":
-                    memory[threads]["peak_rss"] = worker.ask_raw({"op": "memory"})[
-                        "peak_rss"
-                    ]
+            for config in configs:
+                workers[config] = Worker(config)
+
+            measured = paired_rounds(
+                workers, clips, args.seconds, args.rounds, default_model_threads()
+            )
+            for config, worker in workers.items():
+                memory[config.label] = worker.ask({"op": "memory"})
         finally:
             for worker in workers.values():
                 worker.close()
+    load_after = load_average()
+    cpu = {k: [r["cpu"] for r in runs] for k, runs in measured.items()}
+    wall = {k: [r["wall"] for r in runs] for k, runs in measured.items()}
 
     rows = []
-    for (kind, threads, sr), runs in sorted(results.items()):
-        cpu = [r["cpu"] for r in runs]
-        rtf = [r["wall"] / args.seconds for r in runs]
-        rows.append(
-            [
-                kind,
-                threads,
-                f"{sr // 1000} kHz",
-                spread(cpu),
-                spread(rtf),
-                runs[-1]["detections"],
-            ]
-        )
+    for config in configs:
+        for sr in SAMPLERATES:
+            key = f"{config.label} {sr}"
+            runs = measured[key]
+            ratio_cpu = ratio_wall = ratio_shipped = "-"
+            twin = f"batdetect2 up03 {config.threads} {sr}"
+            shipped = f"batdetect2 up03 as shipped {sr}"
+            if config.side == "ours" and config.model == "batdetect2":
+                if twin in cpu:
+                    ratio_cpu = str(ratio_summary(cpu[key], cpu[twin]))
+                    ratio_wall = str(ratio_summary(wall[key], wall[twin]))
+                if shipped in cpu:
+                    ratio_shipped = str(ratio_summary(cpu[key], cpu[shipped]))
+            rows.append(
+                [
+                    config.model,
+                    config.side,
+                    config.threads or "none (as shipped)",
+                    memory[config.label].get("torch_threads") or "-",
+                    f"{sr // 1000} kHz",
+                    spread([r["cpu"] for r in runs]),
+                    spread([r["wall"] / args.seconds for r in runs]),
+                    runs[-1]["detections"],
+                    ratio_cpu,
+                    ratio_wall,
+                    ratio_shipped,
+                ]
+            )
     print(
-        f"Model cost per {args.seconds:g} s clip, {args.rounds} rounds "
-        f"(median [min-max]); {format_load(load_before)} -> "
-        f"{format_load(load_average())}"
+        f"\nModel cost per {args.seconds:g} s clip, {args.rounds} paired rounds, "
+        "rounds, median [min-max]; ours / up03 per round at the same cap and "
+        f"rate (below 1: ours costs less). {os.cpu_count()} cores; "
+        f"detections.model_threads default here: {default_model_threads()} "
+        "(every core but one, 1 to 4)."
     )
+    print(f"before: {format_load(load_before)}; after: {format_load(load_after)}\n")
     print(
         format_table(
-            ["model", "threads", "rate", "CPU-s/clip", "RTF", "detections"], rows
+            [
+                "model",
+                "side",
+                "cap",
+                "torch threads",
+                "rate",
+                "CPU-s/clip",
+                "RTF",
+                "detections",
+                "ours / up03 CPU",
+                "ours / up03 wall",
+                "ours / up03 as shipped CPU",
+            ],
+            rows,
         )
     )
-    if memory:
-        print("\nBatDetect2 detection worker memory (MiB), model loaded:")
+    bd2 = [c for c in configs if c.model == "batdetect2"]
+    if bd2:
+        print("\nBatDetect2 worker memory (MiB), model loaded:\n")
         print(
             format_table(
-                ["threads", "RSS idle", "PSS idle", "peak RSS"],
+                ["side", "cap", "RSS idle", "PSS idle", "peak RSS"],
                 [
-                    [t, f"{m['rss']:.0f}", f"{m['pss']:.0f}", f"{m['peak_rss']:.0f}"]
-                    for t, m in sorted(memory.items())
+                    [
+                        c.side,
+                        c.threads or "none",
+                        f"{memory[c.label]['rss']:.0f}",
+                        f"{memory[c.label]['pss']:.0f}",
+                        f"{memory[c.label]['peak_rss']:.0f}",
+                    ]
+                    for c in bd2
                 ],
             )
         )
@@ -248,11 +422,13 @@ def main() -> None:
             json.dumps(
                 {
                     "seconds": args.seconds,
-                    "results": [
-                        {"model": k, "threads": t, "samplerate": sr, "runs": r}
-                        for (k, t, sr), r in results.items()
-                    ],
+                    "rounds": args.rounds,
+                    "runs": measured,
                     "memory_mib": memory,
+                    "venvs": {c.label: str(c.python.parent.parent) for c in configs},
+                    "load_before": load_before,
+                    "load_after": load_after,
+                    "provenance": provenance(),
                 },
                 indent=2,
             )

@@ -1,20 +1,30 @@
-"""Long-running behaviour of acoupi: ours beside upstream 0.3.2, same run.
+"""Long-running behaviour of acoupi: ours beside upstream 0.3.2 and 0.8.0.
 
-Three measurements, each a subcommand; each prints a table (ours, upstream,
-ratio) and writes JSON to ``bench/results/runtime_<name>.json``:
+Three measurements, each a subcommand; each runs every side at once, in
+``--rounds`` rounds, and prints a table (each configuration's median and
+range over rounds, and the per-round ratio ours / side, median [range],
+from :mod:`harness`) with the load average before and after; JSON goes to
+``bench/results/runtime_<name>.json``. Sides: ours (this checkout's
+``.venv``), upstream 0.3.2 (``--up03 VENV``) and 0.8.0 (``--up08 VENV``),
+each from PyPI in its own venv (a throwaway one when not given);
+``--only`` picks sides. Upstream runs without systemd as its generated
+scripts would (:class:`runtime_support.Install`), on RabbitMQ, each
+deployment on its own vhost.
 
-``coverage --minutes 10``
-    Continuous recording from the same audio source for both: a private
-    PulseAudio whose null sink plays an endless 16-bit counter ramp, captured
-    through the real path (PortAudio/PyAudio → ALSA "pulse" device →
-    PulseAudio). Ours: ``acoupi.programs.triggered`` with duration = interval
-    = 10 s (gap-free mode) on the embedded broker. Upstream: its default
-    program as set up (3 s every 10 s) and the same program set to 10 s every
-    10 s, on RabbitMQ. All three run at the same time, on separate homes.
-    Reported: fraction of the recording window captured and the largest gap,
-    from the stored start times and durations, cross-checked with the WAV
-    frame counts and with the ramp itself (a file that continues its
-    predecessor sample-exactly starts with last + 1).
+``coverage --minutes 10 --rounds 3``
+    Continuous recording from one audio source for every side: a private
+    PulseAudio whose null sink plays an endless 16-bit counter ramp,
+    captured through the real path (PortAudio/PyAudio → ALSA "pulse" device
+    → PulseAudio). Every side runs its recording-only program
+    ``acoupi.programs.default`` set to 10 s every 10 s (gap-free) all day:
+    ours on its default built-in broker (``--ours-rabbitmq`` adds ours on
+    RabbitMQ), upstream on RabbitMQ. ``--upstream-defaults`` adds
+    upstream's program as set up (3 s every 10 s). Each round: fresh homes,
+    all deployments recording at once for ``--minutes``. Reported: fraction
+    of the recording window captured and the largest gap, from the stored
+    start times and durations, cross-checked with the WAV frame counts and
+    with the ramp itself (a file that continues its predecessor
+    sample-exactly starts with last + 1).
 
 ``idle --rounds 10 --window 30``
     ``acoupi.programs.test`` (one task every 10 s, records nothing) for ours
@@ -28,26 +38,30 @@ ratio) and writes JSON to ``bench/results/runtime_<name>.json``:
     ``--triggered`` adds ours running the detection program, reported per
     process (PSS median and max, peak RSS).
 
-``latency --recordings 30``
+``latency --recordings 30 --rounds 3``
     From a recording's end (start + duration) to (a) its model output being
     stored and (b) its message being acknowledged by Mosquitto on
     127.0.0.1:1883. Ours: ``acoupi.programs.triggered`` (simulated
-    microphone, toy band-energy detector). Upstream ships no detection
-    program, so the upstream side is a small DetectionProgram plugin written
-    here (``bench_upstream_detection.py`` in a temp dir, upstream's public API
-    only) whose pure-Python toy model emits a detection per loud 0.1 s block,
-    with upstream's MQTT messenger and DetectionThresholdMessageBuilder.
-    Both sides record 3 s every 10 s and send messages every 5 s, so the
-    acknowledgement latency is mostly the wait for the next send tick (the
-    two schedules share one clock, hence a near-constant phase).
+    microphone, band-energy detector) on the built-in broker and on
+    RabbitMQ. Upstream ships no detection program, so the upstream sides run
+    a small DetectionProgram plugin written here (``bench_upstream_detection``
+    in a temp dir, upstream's public API only, the same file for 0.3.2 and
+    0.8.0) whose pure-Python toy model emits a detection per loud 0.1 s
+    block, with upstream's MQTT messenger and DetectionThresholdMessageBuilder,
+    recording through PulseAudio. All record 3 s every 10 s and send messages
+    every 5 s, so the acknowledgement latency is mostly the wait for the next
+    send tick (the schedules share one clock, hence a near-constant phase).
+    Per round: p50 over the first N recordings; p95 and max pooled.
 
 Every run uses throwaway ``HOME``/``ACOUPI_HOME`` folders; nothing is sent
 off loopback. Usage::
 
-    .venv/bin/python bench/runtime_bench.py coverage --minutes 10
+    .venv/bin/python bench/runtime_bench.py coverage --up03 /work/up03 \
+        --up08 /work/up08 --minutes 10 --rounds 3
     .venv/bin/python bench/runtime_bench.py idle --up03 /work/up03 \
         --up08 /work/up08 --triggered
-    .venv/bin/python bench/runtime_bench.py latency --recordings 30
+    .venv/bin/python bench/runtime_bench.py latency --up03 /work/up03 \
+        --up08 /work/up08 --recordings 30 --rounds 3
 """
 
 from __future__ import annotations
@@ -57,20 +71,31 @@ import json
 import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import add_arguments  # noqa: E402
+from harness import (  # noqa: E402
+    UPSTREAM_VERSIONS,
+    Side,
+    add_arguments,
+    format_load,
+    format_table,
+    load_average,
+    ratio_summary,
+    sides_from_args,
+)
+from harness import provenance as sides_provenance  # noqa: E402
 from runtime_support import (  # noqa: E402
     CLK_TCK,
-    RABBITMQ_URL,
     ROOT,
     Install,
     PulseSource,
@@ -95,31 +120,6 @@ RESULTS = ROOT / "bench" / "results"
 # --------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------
-
-
-def fmt(value, digits: int = 2) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def ratio(a, b) -> str:
-    if a is None or b is None or b == 0:
-        return "n/a"
-    return f"{a / b:.2f}"
-
-
-def print_table(title: str, headers: Sequence[str], rows: List[Sequence]) -> None:
-    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    print(f"\n{title}")
-    line = "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True))
-    print(line)
-    print("-" * len(line))
-    for row in cells[1:]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def workdir(keep: bool) -> Path:
@@ -151,6 +151,150 @@ def mic_options(device: str, samplerate: int, home: Path) -> List[str]:
         "--paths.tmp_audio",
         str(home / "tmp"),
     ]
+
+
+# --------------------------------------------------------------------------
+# Three-way rounds of whole deployments (coverage, latency)
+# --------------------------------------------------------------------------
+
+ALL_DAY = [
+    "--recording.schedule_start", "00:00:00",
+    "--recording.schedule_end", "23:59:59",
+]  # fmt: skip
+"""Same schedule for every side, so the time of day never stops a recording."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One measured configuration: a side, its program and its settings."""
+
+    label: str
+    side: Side
+    program: str
+    options: Tuple[str, ...] = ()
+    rabbit: bool = False
+    device: str = "pulse"
+    pythonpath: Optional[Path] = None
+    from_schema: bool = False
+    """Set up without ``acoupi setup`` (:meth:`Install.setup_from_schema`)."""
+
+    @property
+    def kind(self) -> str:
+        return "ours" if self.side.name == "ours" else "upstream"
+
+
+def start_round(
+    deployments: Sequence[Deployment],
+    root: Path,
+    index: int,
+    samplerate: int,
+    audio_env: Dict[str, str],
+    vhosts: RabbitVhosts,
+    duration: float,
+    installs: Dict[str, Install],
+    started: Optional[Dict[str, float]] = None,
+) -> Dict[str, List[str]]:
+    """Set up every deployment in a fresh home, then start them all.
+
+    The start order rotates from round to round, as in
+    :func:`harness.interleave`. Ours stops itself after ``duration``
+    (``acoupi run --duration``); upstream is stopped by :func:`stop_round`.
+    ``installs`` is filled as they are made, so the caller can stop what
+    started even when a later one fails; ``started``, if given, with the
+    time each was launched. Returns the command lines used.
+    """
+    commands: Dict[str, List[str]] = {}
+    for deployment in deployments:
+        home = root / f"round{index + 1}" / deployment.label
+        # Upstream's MessagingProgram.validate_dirs replaces the basic
+        # template's, so a messaging program never creates tmp_audio (its
+        # /run/shm default exists on a Pi); every recording fails with
+        # FileNotFoundError unless the folder is there. Made for all sides.
+        (home / "tmp").mkdir(parents=True)
+        env = dict(audio_env)
+        if deployment.pythonpath is not None:
+            env["PYTHONPATH"] = str(deployment.pythonpath)
+        install = Install(
+            deployment.kind,
+            deployment.label,
+            home,
+            audio_env=env,
+            bin_dir=deployment.side.venv / "bin",
+        )
+        options = mic_options(deployment.device, samplerate, home)
+        options += list(deployment.options)
+        if deployment.rabbit:
+            options += ["--broker_url", vhosts.url(deployment.label)]
+        if deployment.from_schema:
+            commands[deployment.label] = install.setup_from_schema(
+                deployment.program, options
+            )
+        else:
+            commands[deployment.label] = [
+                " ".join(install.setup(deployment.program, options))
+            ]
+        installs[deployment.label] = install
+    labels = list(installs)
+    shift = index % len(labels)
+    for label in labels[shift:] + labels[:shift]:
+        install = installs[label]
+        if started is not None:
+            started[label] = time.time()
+        commands[label] += install.start(duration if install.kind == "ours" else None)
+    return commands
+
+
+def stop_round(installs: Dict[str, Install]) -> float:
+    """Wait for ours to stop itself, then stop upstream; return the stop time."""
+    for install in installs.values():
+        if install.kind == "ours":
+            install.wait(timeout=180)
+    stopped = time.time()
+    for install in installs.values():
+        install.stop()
+    return stopped
+
+
+def spread(values: Sequence[Optional[float]], digits: int) -> str:
+    """``median [min-max]`` over rounds (just the value when they agree)."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return "n/a"
+    low, mid, high = min(present), statistics.median(present), max(present)
+    if low == high:
+        return f"{mid:.{digits}f}"
+    return f"{mid:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
+
+
+Metric = Tuple[str, Callable[[dict], Optional[float]], int, bool]
+"""(row name, value of one round's result, digits, whether to give ratios)."""
+
+
+def rounds_table(
+    per_round: Dict[str, List[dict]], metrics: Sequence[Metric]
+) -> Tuple[List[str], List[List[str]]]:
+    """Build a table of per-round results.
+
+    Returns
+    -------
+    tuple
+        Headers and rows: each configuration's median [range] over rounds,
+        then the per-round ratio of each ``ours*`` configuration to each
+        upstream side at equal settings (:func:`harness.ratio_summary`).
+    """
+    labels = list(per_round)
+    ours = [label for label in labels if label.startswith("ours")]
+    upstream = [label for label in labels if label in UPSTREAM_VERSIONS]
+    pairs = [(o, u) for o in ours for u in upstream]
+    headers = ["metric", *labels, *[f"{o} / {u}" for o, u in pairs]]
+    rows = []
+    for name, get, digits, with_ratio in metrics:
+        values = {label: [get(r) for r in per_round[label]] for label in labels}
+        row = [name, *[spread(values[label], digits) for label in labels]]
+        for o, u in pairs:
+            row.append(str(ratio_summary(values[o], values[u])) if with_ratio else "-")
+        rows.append(row)
+    return headers, rows
 
 
 # --------------------------------------------------------------------------
@@ -251,117 +395,150 @@ def analyse_coverage(install: Install, launched: float, stopped: float) -> dict:
     }
 
 
+def coverage_deployments(
+    args: argparse.Namespace, sides: Sequence[Side]
+) -> List[Deployment]:
+    """Every side records 10 s every 10 s on its own recording-only program."""
+    gap_free = ALL_DAY + ["--recording.duration", "10", "--recording.interval", "10"]
+    deployments = []
+    for side in sides:
+        if side.name == "ours":
+            # Ours on its default broker (built in), labelled; on RabbitMQ on
+            # request, the broker upstream needs.
+            deployments.append(
+                Deployment("ours", side, args.ours_program, tuple(gap_free))
+            )
+            if args.ours_rabbitmq:
+                deployments.append(
+                    Deployment(
+                        "ours-rabbitmq", side, args.ours_program, tuple(gap_free), True
+                    )
+                )
+            continue
+        program = "acoupi.programs.default"
+        deployments.append(Deployment(side.name, side, program, tuple(gap_free), True))
+        if args.upstream_defaults:
+            # Upstream's default program as set up: 3 s every 10 s.
+            deployments.append(
+                Deployment(f"{side.name} 3s/10s", side, program, tuple(ALL_DAY), True)
+            )
+    return deployments
+
+
+def continuity(result: dict) -> Optional[float]:
+    """Fraction of consecutive file pairs that continue the ramp exactly."""
+    pairs = result.get("ramp_boundaries")
+    if not pairs:
+        return None
+    return result["ramp_continuous_boundaries"] / pairs
+
+
+COVERAGE_METRICS: List[Metric] = [
+    ("recordings", lambda r: r.get("recordings"), 0, False),
+    ("fraction of window captured", lambda r: r.get("coverage"), 4, True),
+    ("fraction of whole run (launch→stop)",
+     lambda r: r.get("coverage_of_run_wall"), 4, True),
+    ("largest gap (s)", lambda r: r.get("largest_gap_s"), 3, True),
+    ("median gap (s)", lambda r: r.get("median_gap_s"), 3, False),
+    ("gaps > 1 ms", lambda r: r.get("gaps_over_1ms"), 0, False),
+    ("overlapping recordings", lambda r: r.get("overlaps"), 0, False),
+    ("WAVs whose length ≠ stored duration",
+     lambda r: r.get("wav_vs_stored_mismatch"), 0, False),
+    ("stored recordings without WAV", lambda r: r.get("wav_missing"), 0, False),
+    ("file pairs continuing the ramp exactly (fraction)", continuity, 4, False),
+    ("gap read off the ramp, max (s) *", lambda r: r.get("ramp_gap_max_s"), 4, False),
+    ("gaps too long to read off the ramp *",
+     lambda r: r.get("ramp_gap_ambiguous"), 0, False),
+    ("ramp breaks inside files", lambda r: r.get("ramp_breaks_inside_files"), 0, False),
+]  # fmt: skip
+
+
 def cmd_coverage(args: argparse.Namespace) -> None:
+    """Coverage of continuous recording, all sides at once, ``--rounds`` times."""
+    sides = sides_from_args(args)
+    deployments = coverage_deployments(args, sides)
     root = workdir(args.keep)
-    seconds = args.minutes * 60
+    seconds = args.minutes * 60 + args.margin
+    load_before = load_average()
+    per_round: Dict[str, List[dict]] = {d.label: [] for d in deployments}
+    busy: List[dict] = []
+    commands: Dict[str, List[str]] = {}
     source = PulseSource(root / "pulse", args.samplerate).start()
     log(f"PulseAudio null sink at {args.samplerate} Hz playing a counter ramp")
-    configs = [
-        ("ours 10s/10s", "ours", ["--recording.duration", "10",
-                                  "--recording.interval", "10"]),
-        ("upstream default 3s/10s", "upstream", ["--broker_url", RABBITMQ_URL]),
-        ("upstream 10s/10s", "upstream", ["--broker_url", RABBITMQ_URL,
-                                          "--recording.duration", "10",
-                                          "--recording.interval", "10"]),
-    ]  # fmt: skip
-    installs: List[Install] = []
-    commands: Dict[str, List[str]] = {}
-    vhosts = RabbitVhosts()
     try:
-        for index, (label, kind, extra) in enumerate(configs):
-            extra = [vhosts.url(label) if x == RABBITMQ_URL else x for x in extra]
-            home = root / f"home{index}"
-            install = Install(kind, label, home, audio_env=source.env)
-            program = (
-                "acoupi.programs.triggered"
-                if kind == "ours"
-                else "acoupi.programs.default"
-            )
-            options = mic_options("pulse", args.samplerate, home) + extra
-            commands[label] = [" ".join(install.setup(program, options))]
-            installs.append(install)
-        launched = time.time()
-        for install in installs:
-            # Ours stops itself; upstream is stopped after the same time.
-            commands[install.label] += install.start(
-                seconds + args.margin if install.kind == "ours" else None
-            )
-        log(f"running {seconds + args.margin} s, all three at once")
-        load = sample_load(seconds + args.margin, installs)
-        for install in installs:
-            if install.kind == "ours":
-                install.wait(timeout=120)
-        stopped = time.time()
-        for install in installs:
-            if install.kind == "upstream":
-                install.stop()
-        results = {}
-        for install in installs:
-            results[install.label] = analyse_coverage(install, launched, stopped)
-            if install.kind == "ours":
-                text = install.log_path("run.log").read_text(errors="replace")
-                summary = [x for x in text.splitlines() if "Coverage:" in x]
-                results[install.label]["ours_summary_line"] = (
-                    summary[-1] if summary else None
+        for index in range(args.rounds):
+            vhosts = RabbitVhosts()
+            installs: Dict[str, Install] = {}
+            launched: Dict[str, float] = {}
+            try:
+                commands = start_round(
+                    deployments, root, index, args.samplerate, source.env, vhosts,
+                    seconds, installs, launched,
+                )  # fmt: skip
+                log(
+                    f"round {index + 1}/{args.rounds}: {len(installs)} deployments "
+                    f"recording at once for {seconds:.0f} s"
                 )
+                busy.append(sample_load(seconds, list(installs.values())))
+                stopped = stop_round(installs)
+            finally:
+                for install in installs.values():
+                    install.stop()
+                vhosts.close()
+            for label, install in installs.items():
+                result = analyse_coverage(install, launched[label], stopped)
+                if install.kind == "ours":
+                    text = install.log_path("run.log").read_text(errors="replace")
+                    lines = [x for x in text.splitlines() if "Coverage:" in x]
+                    result["ours_summary_line"] = lines[-1] if lines else None
+                per_round[label].append(result)
+            shown = ", ".join(
+                f"{label}={spread([per_round[label][-1].get('coverage')], 4)}"
+                for label in per_round
+            )
+            log(f"round {index + 1}/{args.rounds} coverage: {shown}")
+            if not args.keep:
+                shutil.rmtree(root / f"round{index + 1}", ignore_errors=True)
     finally:
-        for install in installs:
-            install.stop()
         source.stop()
-        vhosts.close()
-    labels = [c[0] for c in configs]
-    o, u3, u10 = (results[label] for label in labels)
-    rows = []
-    for key, name, digits in [
-        ("recordings", "recordings", 0),
-        ("window_s", "window first start → last end (s)", 1),
-        ("recorded_s", "recorded in window (s)", 1),
-        ("coverage", "fraction of window captured", 4),
-        ("coverage_of_run_wall", "fraction of whole run (launch→stop)", 4),
-        ("largest_gap_s", "largest gap (s)", 3),
-        ("median_gap_s", "median gap (s)", 3),
-        ("gaps_over_1ms", "gaps > 1 ms", 0),
-        ("overlaps", "overlapping recordings", 0),
-        ("wav_seconds", "WAV frames / rate, summed (s)", 1),
-        ("wav_vs_stored_mismatch", "WAVs whose length ≠ stored duration", 0),
-        ("wav_missing", "stored recordings without WAV", 0),
-        ("ramp_continuous_boundaries", "files continuing the ramp exactly", 0),
-        ("ramp_boundaries", "consecutive file pairs", 0),
-        ("ramp_gap_median_s", "gap read off the ramp, median (s) *", 4),
-        ("ramp_gap_max_s", "gap read off the ramp, max (s) *", 4),
-        ("ramp_gap_ambiguous", "gaps too long to read off the ramp *", 0),
-        ("ramp_breaks_inside_files", "ramp breaks inside files", 0),
-    ]:
-        values = [r.get(key) for r in (o, u3, u10)]
-        cells = [fmt(float(v), digits) if digits and v is not None else fmt(v)
-                 for v in values]  # fmt: skip
-        rows.append([name, *cells, ratio(values[0], values[1]),
-                     ratio(values[0], values[2])])  # fmt: skip
-    print_table(
-        f"Coverage: {args.minutes} min, {args.samplerate} Hz ramp through "
-        "PulseAudio, all three at once",
-        ["metric", *labels, "ours/up 3s", "ours/up 10s"],
-        rows,
+    load_after = load_average()
+    headers, rows = rounds_table(per_round, COVERAGE_METRICS)
+    print(
+        f"\nCoverage: {args.rounds} rounds of {args.minutes:g} min, "
+        f"{args.samplerate} Hz ramp through PulseAudio, all deployments "
+        "recording at once; values median [range] over rounds; ratios "
+        "ours / side per round (coverage above 1: ours captured more; gap "
+        "below 1: ours' largest gap is shorter)"
     )
+    print(f"before: {format_load(load_before)}; after: {format_load(load_after)}")
+    print(
+        "machine busy during the rounds: "
+        + ", ".join(f"mean {b['mean_busy']:.0%} max {b['max_busy']:.0%}" for b in busy)
+        + f" of {os.cpu_count()} cores\n"
+    )
+    print(format_table(headers, rows))
     print(
         "* samples missing between consecutive files, from the ramp values "
         "(modulo 65536 samples: exact only below "
         f"{65536 / args.samplerate:.3f} s)"
     )
-    print(f"\nours' own summary: {o.get('ours_summary_line')}")
-    print(
-        f"machine during the run: mean CPU busy {load['mean_busy']:.1%} of "
-        f"{os.cpu_count()} cores, max {load['max_busy']:.1%}"
-    )
+    for label, results in per_round.items():
+        for index, result in enumerate(results):
+            if result.get("ours_summary_line"):
+                print(f"{label} round {index + 1}: {result['ours_summary_line']}")
     print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_coverage.json",
         {
             "minutes": args.minutes,
             "samplerate": args.samplerate,
-            "results": results,
-            "commands": commands,
-            "machine_load": load,
+            "rounds": args.rounds,
+            "results": per_round,
+            "commands_last_round": commands,
+            "machine_busy": busy,
+            "load_before": load_before,
+            "load_after": load_after,
+            "sides": sides_provenance(sides)["sides"],
         },
     )
     cleanup(root, args.keep)
@@ -591,7 +768,7 @@ def count_task_runs(install: Install) -> int:
 # --------------------------------------------------------------------------
 
 
-UPSTREAM_PLUGIN = '''"""Toy detection program for upstream acoupi 0.3 (bench test code).
+UPSTREAM_PLUGIN = '''"""Toy detection program for upstream acoupi 0.3 and 0.8 (a bench).
 
 Uses only upstream's public API: DetectionProgram, its configuration
 schema, data classes and DetectionThresholdMessageBuilder. The model is a
@@ -609,6 +786,10 @@ from acoupi.programs.templates import (
     DetectionProgramConfiguration,
 )
 
+# 0.8 requires a prediction type (EventDetection: one sound event); 0.3
+# has only Detection.
+Detection = getattr(data, "EventDetection", data.Detection)
+
 
 class ToyEnergyModel:
     name = "ToyEnergyModel"
@@ -624,7 +805,7 @@ class ToyEnergyModel:
             rms = (sum(x * x for x in chunk) / len(chunk)) ** 0.5
             if rms > 100:
                 detections.append(
-                    data.Detection(
+                    Detection(
                         location=data.BoundingBox(
                             coordinates=(
                                 start / rate,
@@ -698,26 +879,32 @@ def analyse_latency(install: Install, n: int) -> dict:
     to_output: List[float] = []
     to_message: List[float] = []
     to_ack: List[float] = []
-    written_to_output: List[float] = []
-    written_to_ack: List[float] = []
+    audio_to_output: List[float] = []
+    audio_to_ack: List[float] = []
     for rec in recordings:
         end = rec.start + rec.duration
         key = norm_id(rec.id)
-        # Cross-check that does not trust the stored start time: when the
-        # WAV was last written (moving it to storage keeps its mtime).
-        wav = find_wav(install, rec.path)
-        if wav is not None:
-            written = wav.stat().st_mtime
-            if key in outputs:
-                written_to_output.append(outputs[key] - written)
-            if key in acked_by_recording:
-                written_to_ack.append(acked_by_recording[key] - written)
+        # When the audio really ended. Ours stores the first sample's time
+        # from the sample clock, so start + duration is it. Upstream stores
+        # the time just before it opens the stream, so its stored end is
+        # early by the stream's start-up; its WAV's mtime (written once the
+        # last sample is in; moving it to storage keeps it) is used instead.
+        # (Ours' mtime cannot be: filing rewrites the WAV with its GUANO
+        # detections.)
+        audio_end: Optional[float] = end
+        if install.kind != "ours":
+            wav = find_wav(install, rec.path)
+            audio_end = wav.stat().st_mtime if wav is not None else None
         if key in outputs:
             to_output.append(outputs[key] - end)
+            if audio_end is not None:
+                audio_to_output.append(outputs[key] - audio_end)
         if key in created_by_recording:
             to_message.append(created_by_recording[key] - end)
         if key in acked_by_recording:
             to_ack.append(acked_by_recording[key] - end)
+            if audio_end is not None:
+                audio_to_ack.append(acked_by_recording[key] - audio_end)
 
     def stats(values: List[float]) -> dict:
         return {
@@ -725,6 +912,7 @@ def analyse_latency(install: Install, n: int) -> dict:
             "p50": percentile(values, 0.5),
             "p95": percentile(values, 0.95),
             "max": max(values) if values else None,
+            "values": values,
         }
 
     # How long the detection task itself ran (Celery's own "succeeded in").
@@ -738,126 +926,171 @@ def analyse_latency(install: Install, n: int) -> dict:
         "model_output": stats(to_output),
         "message_created": stats(to_message),
         "acked": stats(to_ack),
-        "wav_written_to_output": stats(written_to_output),
-        "wav_written_to_acked": stats(written_to_ack),
+        "audio_end_to_output": stats(audio_to_output),
+        "audio_end_to_acked": stats(audio_to_ack),
         "messages_total": len(messages),
         "messages_acked_total": sum(1 for m in messages if m["acked_on"]),
     }
 
 
-def cmd_latency(args: argparse.Namespace) -> None:
-    root = workdir(args.keep)
-    interval = args.interval
-    run_seconds = (args.recordings + 3) * interval + 20
-    source = PulseSource(root / "pulse", args.samplerate).start()
-    vhosts = RabbitVhosts()
-    plugin_dir = root / "plugin"
-    plugin_dir.mkdir()
-    (plugin_dir / "bench_upstream_detection.py").write_text(UPSTREAM_PLUGIN)
+def latency_deployments(
+    args: argparse.Namespace, sides: Sequence[Side], plugin_dir: Path
+) -> List[Deployment]:
+    """Ours' triggered program and upstream's toy detection program."""
     tag = f"acoupi-bench/{os.getpid()}"
 
-    def mqtt(label: str) -> List[str]:
-        return [
+    def options(label: str) -> Tuple[str, ...]:
+        return (
+            *ALL_DAY,
+            "--recording.duration", str(args.duration),
+            "--recording.interval", str(args.interval),
             "--messaging.mqtt.host", args.mqtt_host,
             "--messaging.mqtt.port", str(args.mqtt_port),
             "--messaging.mqtt.username", "acoupi",
             # Upstream's setup requires a password; Mosquitto here allows
-            # anonymous clients, so it is not checked. Same for both.
+            # anonymous clients, so it is not checked. Same for all.
             "--messaging.mqtt.password", "acoupi",
             "--messaging.mqtt.topic", f"{tag}/{label}",
             "--messaging.message_send_interval", str(args.send_interval),
-        ]  # fmt: skip
+        )  # fmt: skip
 
-    schedule = [
-        "--recording.duration", str(args.duration),
-        "--recording.interval", str(interval),
-    ]  # fmt: skip
-    installs: List[Install] = []
+    deployments = []
+    for side in sides:
+        if side.name == "ours":
+            program = "acoupi.programs.triggered"
+            deployments.append(
+                Deployment("ours", side, program, options("ours"), device="simulated")
+            )
+            if args.ours_rabbitmq:
+                deployments.append(
+                    Deployment(
+                        "ours-rabbitmq", side, program, options("ours-rabbitmq"),
+                        rabbit=True, device="simulated",
+                    )
+                )  # fmt: skip
+            continue
+        deployments.append(
+            Deployment(
+                side.name, side, "bench_upstream_detection", options(side.name),
+                rabbit=True, pythonpath=plugin_dir,
+                # 0.8.0's `acoupi setup` cannot set up a messaging program
+                # (see Install.setup_from_schema).
+                from_schema=side.version.startswith("0.8"),
+            )
+        )  # fmt: skip
+    return deployments
+
+
+LATENCY_STAGES = [
+    ("audio_end_to_output", "audio end → model output stored", True),
+    ("audio_end_to_acked", "audio end → message acked by Mosquitto", True),
+    ("model_output", "stored end → model output stored", False),
+    ("message_created", "stored end → message stored", False),
+    ("acked", "stored end → message acked", False),
+    ("detection_task_run", "detection task run time (worker log)", False),
+]
+"""(key, row name, ratio?): ratios only where the sides measure the same
+thing; the model differs (toy vs band-energy), and upstream's stored end
+is early by its stream start-up (see :func:`analyse_latency`)."""
+
+
+def stage_p50(stage: str) -> Callable[[dict], Optional[float]]:
+    return lambda result: result[stage]["p50"]
+
+
+def cmd_latency(args: argparse.Namespace) -> None:
+    """End-to-end latency, all configurations at once, ``--rounds`` times."""
+    sides = sides_from_args(args)
+    root = workdir(args.keep)
+    run_seconds = (args.recordings + 3) * args.interval + 20
+    plugin_dir = root / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / "bench_upstream_detection.py").write_text(UPSTREAM_PLUGIN)
+    deployments = latency_deployments(args, sides, plugin_dir)
+    load_before = load_average()
+    per_round: Dict[str, List[dict]] = {d.label: [] for d in deployments}
     commands: Dict[str, List[str]] = {}
+    source = PulseSource(root / "pulse", args.samplerate).start()
     try:
-        specs = [
-            ("ours embedded", "ours", "acoupi.programs.triggered", "simulated", []),
-            ("ours RabbitMQ", "ours", "acoupi.programs.triggered", "simulated",
-             ["--broker_url", "RABBIT"]),
-            ("upstream RabbitMQ", "upstream", "bench_upstream_detection", "pulse",
-             ["--broker_url", "RABBIT"]),
-        ]  # fmt: skip
-        for index, (label, kind, program, device, extra) in enumerate(specs):
-            if not args.ours_rabbitmq and label == "ours RabbitMQ":
-                continue
-            home = root / f"home{index}"
-            # Upstream's MessagingProgram.validate_dirs replaces the basic
-            # template's, so a messaging program never creates tmp_audio (its
-            # /run/shm default exists on a Pi); every recording fails with
-            # FileNotFoundError unless the folder is there. Made for both.
-            (home / "tmp").mkdir(parents=True)
-            audio_env = dict(source.env)
-            if kind == "upstream":
-                audio_env["PYTHONPATH"] = str(plugin_dir)
-            install = Install(kind, label, home, audio_env=audio_env)
-            extra = [vhosts.url(label) if x == "RABBIT" else x for x in extra]
-            options = (
-                mic_options(device, args.samplerate, home)
-                + schedule
-                + mqtt(kind + str(index))
-                + extra
+        for index in range(args.rounds):
+            vhosts = RabbitVhosts()
+            installs: Dict[str, Install] = {}
+            try:
+                commands = start_round(
+                    deployments, root, index, args.samplerate, source.env, vhosts,
+                    run_seconds, installs,
+                )  # fmt: skip
+                log(
+                    f"round {index + 1}/{args.rounds}: running {run_seconds} s "
+                    f"({args.recordings} recordings needed)"
+                )
+                time.sleep(run_seconds)
+                stop_round(installs)
+            finally:
+                for install in installs.values():
+                    install.stop()
+                vhosts.close()
+            for label, install in installs.items():
+                per_round[label].append(analyse_latency(install, args.recordings))
+            shown = ", ".join(
+                f"{label}={spread([per_round[label][-1]['acked']['p50']], 2)}s"
+                for label in per_round
             )
-            commands[label] = [" ".join(install.setup(program, options))]
-            installs.append(install)
-        for install in installs:
-            commands[install.label] += install.start(
-                run_seconds if install.kind == "ours" else None
-            )
-        log(f"running {run_seconds} s ({args.recordings} recordings needed)")
-        time.sleep(run_seconds)
-        for install in installs:
-            if install.kind == "ours":
-                install.wait(timeout=120)
+            log(f"round {index + 1}/{args.rounds} acked p50: {shown}")
+            if not args.keep:
+                shutil.rmtree(root / f"round{index + 1}", ignore_errors=True)
     finally:
-        for install in installs:
-            install.stop()
         source.stop()
-        vhosts.close()
-    results = {i.label: analyse_latency(i, args.recordings) for i in installs}
-    labels = [i.label for i in installs]
-    upstream = results[labels[-1]]
-    rows = []
-    for stage, name in [
-        ("detection_task_run", "detection task run time (worker log)"),
-        ("model_output", "end → model output stored"),
-        ("message_created", "end → message stored"),
-        ("acked", "end → message acked by Mosquitto"),
-        ("wav_written_to_output", "WAV mtime → model output stored"),
-        ("wav_written_to_acked", "WAV mtime → message acked"),
-    ]:
-        for stat in ("n", "p50", "p95", "max"):
-            values = [results[label][stage][stat] for label in labels]
-            rows.append(
-                [f"{name}: {stat}" + ("" if stat == "n" else " (s)"),
-                 *[fmt(v, 3) for v in values],
-                 *[ratio(v, upstream[stage][stat]) for v in values[:-1]]]
-            )  # fmt: skip
-    print_table(
-        f"Latency over the first {args.recordings} recordings "
-        f"({args.duration} s every {interval} s; messages sent every "
-        f"{args.send_interval} s; all configurations at once)",
-        ["metric", *labels, *[f"{x} / upstream" for x in labels[:-1]]],
-        rows,
-    )
+    load_after = load_average()
+    metrics: List[Metric] = [
+        ("recordings analysed", lambda r: r["recordings"], 0, False)
+    ]
+    metrics += [(f"{name}: p50 (s)", stage_p50(stage), 3, with_ratio)
+                for stage, name, with_ratio in LATENCY_STAGES]  # fmt: skip
+    headers, rows = rounds_table(per_round, metrics)
     print(
-        "\nComparison: ours runs acoupi.programs.triggered (simulated "
-        "microphone, band-energy detector, detection messages over MQTT).\n"
-        "Upstream 0.3.2 ships no detection program, so it runs the toy "
-        "DetectionProgram plugin above (upstream public API only; pure-Python\n"
+        f"\nLatency over the first {args.recordings} recordings of each of "
+        f"{args.rounds} rounds ({args.duration} s every {args.interval} s; "
+        f"messages sent every {args.send_interval} s; all configurations at "
+        "once); p50 per round, median [range] over rounds; ratios ours / side "
+        "per round (below 1: ours is quicker)"
+    )
+    print(f"before: {format_load(load_before)}; after: {format_load(load_after)}\n")
+    print(format_table(headers, rows))
+    pooled = []
+    for stage, name, _ in LATENCY_STAGES:
+        row = [name]
+        for results in per_round.values():
+            values = [v for r in results for v in r[stage]["values"]]
+            p95, top = percentile(values, 0.95), max(values) if values else None
+            row.append("n/a" if p95 is None else f"{p95:.3f} / {top:.3f}")
+        pooled.append(row)
+    print("\nAll rounds pooled: p95 / max (s)\n")
+    print(format_table(["stage", *per_round], pooled))
+    print(
+        "\nOurs runs acoupi.programs.triggered (simulated microphone, "
+        "band-energy detector, detection messages over MQTT). Upstream 0.3.2 "
+        "and 0.8.0 ship no detection program, so they run the toy "
+        "DetectionProgram plugin above (upstream public API only; pure-Python "
         "energy model, DetectionThresholdMessageBuilder, upstream's MQTT "
-        "messenger), recording through PulseAudio (it has no simulated\n"
-        "microphone). A recording's end is its stored start + duration; "
-        "upstream stores the time just before it opens the stream."
+        "messenger), recording through PulseAudio (they have no simulated "
+        "microphone). Audio end: ours' stored start (the first sample's "
+        "time) + duration; upstream's WAV mtime, as upstream stores the time "
+        "just before it opens the stream (its 'stored end' rows include that "
+        "start-up)."
     )
     print_commands(commands)
     write_json(
         args.json or RESULTS / "runtime_latency.json",
-        {"recordings": args.recordings, "results": results, "commands": commands},
+        {
+            "recordings": args.recordings,
+            "rounds": args.rounds,
+            "results": per_round,
+            "commands_last_round": commands,
+            "load_before": load_before,
+            "load_after": load_after,
+            "sides": sides_provenance(sides)["sides"],
+        },
     )
     cleanup(root, args.keep)
 
@@ -868,11 +1101,31 @@ def cmd_latency(args: argparse.Namespace) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    coverage = sub.add_parser("coverage", help="continuous recording coverage")
-    coverage.add_argument("--minutes", type=float, default=10)
+    coverage = sub.add_parser(
+        "coverage", help="continuous recording coverage, three-way"
+    )
+    add_arguments(coverage, rounds=3)
+    coverage.add_argument(
+        "--minutes", type=float, default=10, help="recording per round"
+    )
     coverage.add_argument("--samplerate", type=int, default=192_000)
     coverage.add_argument(
         "--margin", type=float, default=30, help="extra run seconds for start-up"
+    )
+    coverage.add_argument(
+        "--ours-program",
+        default="acoupi.programs.default",
+        help="ours' program (default %(default)s, the one upstream runs)",
+    )
+    coverage.add_argument(
+        "--ours-rabbitmq",
+        action="store_true",
+        help="also run ours on RabbitMQ (upstream's broker)",
+    )
+    coverage.add_argument(
+        "--upstream-defaults",
+        action="store_true",
+        help="also run upstream's default program as set up (3 s every 10 s)",
     )
     idle = sub.add_parser("idle", help="idle memory (PSS) and CPU, three-way")
     add_arguments(idle, rounds=10)
@@ -889,8 +1142,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         action="store_true",
         help="also run ours with acoupi.programs.triggered (per-process memory)",
     )
-    latency = sub.add_parser("latency", help="recording end → stored / acked")
-    latency.add_argument("--recordings", type=int, default=30)
+    latency = sub.add_parser(
+        "latency", help="recording end → stored / acked, three-way"
+    )
+    add_arguments(latency, rounds=3)
+    latency.add_argument(
+        "--recordings", type=int, default=30, help="recordings per round"
+    )
     latency.add_argument("--mqtt-host", default="127.0.0.1")
     latency.add_argument("--mqtt-port", type=int, default=1883)
     latency.add_argument("--send-interval", type=int, default=5)

@@ -344,6 +344,72 @@ class Install:
         self.command(args)
         return ["acoupi", *args]
 
+    def setup_from_schema(self, program: str, options: Sequence[str]) -> List[str]:
+        """What ``acoupi setup`` does, the configuration read by the schema.
+
+        For upstream 0.8.0, whose ``acoupi setup`` cannot set up any
+        messaging or detection program (its option parser fails on the
+        ``Literal`` field ``messaging.message_order``: ``TypeError:
+        issubclass() arg 1 must be a class``). The same ``--a.b value``
+        options become a nested dict validated by the program's own
+        configuration schema; ``--broker_url`` goes to its Celery
+        configuration. Files are written by upstream's own functions;
+        systemd units are not installed (not used here).
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        values: Dict[str, object] = {}
+        celery: Dict[str, str] = {}
+        pairs = list(options)
+        for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+            name = key.removeprefix("--")
+            if name == "broker_url":
+                celery[name] = value
+                continue
+            *parents, leaf = name.split(".")
+            node = values
+            for parent in parents:
+                node = node.setdefault(parent, {})  # type: ignore[assignment]
+            node[leaf] = value
+        snippet = (
+            "import json, sys; "
+            "from acoupi.system import programs; "
+            "from acoupi.system.config import write_config; "
+            "from acoupi.system.constants import CeleryConfig, Settings; "
+            "from acoupi.system.scripts import write_scripts; "
+            "name = sys.argv[1]; s = Settings(); "
+            "c = programs.load_program_class(name); "
+            "programs.write_program_file(name, s); "
+            "s.program_name_file.parent.mkdir(parents=True, exist_ok=True); "
+            "s.program_name_file.write_text(name); "
+            "schema = c.get_config_schema(); "
+            "write_config(schema.model_validate(json.loads(sys.argv[2])), "
+            "s.program_config_file); "
+            "write_scripts(c.get_worker_config(), s); "
+            "write_config(CeleryConfig(**json.loads(sys.argv[3])), "
+            "s.celery_config_file); "
+            "s.run_dir.mkdir(parents=True, exist_ok=True); "
+            "s.log_dir.mkdir(parents=True, exist_ok=True)"
+        )
+        command = [
+            str(self.bin / "python"), "-c", snippet, program,
+            json.dumps(values), json.dumps(celery),
+        ]  # fmt: skip
+        result = subprocess.run(
+            command,
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"setting up {program} from its schema failed:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return [f"python -c {snippet!r} {program} {json.dumps(values)!r}"]
+
     # -- starting and stopping ------------------------------------------
 
     def spawn(self, command: Sequence[str], name: str, cwd: Path) -> subprocess.Popen:

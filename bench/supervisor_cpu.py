@@ -39,6 +39,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Dict, List
 
+from harness import format_load, load_average
+
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
 
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="acoupi-supervisor-cpu-") as tmp:
         folder = Path(tmp)
         sides = {"before": export_src(args.before, folder / "before"), "after": OURS}
@@ -232,8 +235,10 @@ def main() -> None:
         print(f"{label:28}{before:>22}{after:>22}")
     print(
         f"after / before CPU: median {statistics.median(ratios):.3f}"
-        f" (range {min(ratios):.3f}-{max(ratios):.3f}); load {os.getloadavg()}"
+        f" (range {min(ratios):.3f}-{max(ratios):.3f})"
     )
+    print(f"before: {format_load(load_before)}; after: {format_load()}")
+    print("Upstream 0.3.2 and 0.8.0 have no foreground supervisor: no upstream side.")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         settings = {k: str(v) for k, v in vars(args).items()}

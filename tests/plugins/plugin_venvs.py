@@ -40,21 +40,31 @@ class PluginVenv:
         return self.path / "bin" / "acoupi"
 
 
+OURS = ("-e", str(REPO))
+"""The first install step by default: this checkout, editable."""
+
+
 def _key(steps: Sequence[Sequence[str]]) -> str:
     digest = hashlib.sha256(json.dumps([list(s) for s in steps]).encode())
-    digest.update((REPO / "pyproject.toml").read_bytes())
+    if tuple(steps[0]) == OURS:
+        digest.update((REPO / "pyproject.toml").read_bytes())
     return digest.hexdigest()[:12]
 
 
 def ensure_venv(
-    name: str, steps: Tuple[Tuple[str, ...], ...], timeout: float = 900
+    name: str,
+    steps: Tuple[Tuple[str, ...], ...],
+    timeout: float = 900,
+    base: Tuple[str, ...] = OURS,
 ) -> PluginVenv:
     """Return the venv ``name`` built by ``steps`` (``pip install`` arguments).
 
-    Our package is installed first (editable), then each step in order, so a
-    step can pin what a later one must not replace (e.g. the CPU torch).
+    ``base`` is installed first, by default our package (editable; the
+    benches pass e.g. ``("acoupi==0.3.2",)`` to run a plugin on upstream),
+    then each step in order, so a step can pin what a later one must not
+    replace (e.g. the CPU torch).
     """
-    all_steps = (("-e", str(REPO)), *steps)
+    all_steps = (base, *steps)
     final = CACHE / f"{name}-{_key(all_steps)}"
     if (final / "bin" / "python").exists():
         return PluginVenv(final, 0.0)
