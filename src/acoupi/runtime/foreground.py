@@ -9,6 +9,7 @@ child processes, shows what they do, and on Ctrl-C, SIGTERM or the end of
 import datetime
 import logging
 import signal
+import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -21,6 +22,7 @@ from rich.console import Console
 
 from acoupi.components.disk_guard import storage_problem_of
 from acoupi.data import Deployment
+from acoupi.runtime import worker_process
 from acoupi.runtime.beat_plan import write_beat_plan
 from acoupi.runtime.coverage import Coverage, measure_coverage
 from acoupi.runtime.embedded_beat import EmbeddedBeat
@@ -40,6 +42,7 @@ from acoupi.runtime.supervisor import (
     beat_spec,
     worker_specs,
 )
+from acoupi.runtime.worker_process import APP_MODULE, PRELOAD_MODULES
 from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
@@ -58,9 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-APP_MODULE = "acoupi.runtime.celery_app"
-"""``-A`` target of the children: the program's app, broker applied."""
 
 BEAT_APP_MODULE = "acoupi.runtime.beat_app"
 """``-A`` target of beat: a bare app from the beat plan."""
@@ -373,15 +373,29 @@ def _plain_events(console: Console) -> Callable[[List[str]], None]:
 
 
 def _ticks(
-    period: float, stop: threading.Event, until: Optional[float]
+    period: float,
+    stop: threading.Event,
+    until: Optional[float],
+    beat: Optional[EmbeddedBeat] = None,
 ) -> Iterator[None]:
-    """Yield about every ``period`` s until ``stop`` is set or ``until`` passes."""
+    """Yield about every ``period`` s until ``stop`` is set or ``until`` passes.
+
+    In between, tick ``beat`` whenever it is due: beat runs in this loop,
+    not in a thread of its own (see :mod:`acoupi.runtime.forker`).
+    """
+    due = time.monotonic()
     while not stop.is_set():
         now = time.monotonic()
         if until is not None and now >= until:
             return
-        yield
-        wait = period if until is None else min(period, until - time.monotonic())
+        if now >= due:
+            yield
+            due = time.monotonic() + period
+        wait = due - time.monotonic()
+        if beat is not None:
+            wait = min(wait, beat.tick())
+        if until is not None:
+            wait = min(wait, until - time.monotonic())
         stop.wait(max(0.0, wait))
 
 
@@ -464,8 +478,6 @@ def run_foreground(
     NotConfiguredError
         If acoupi is not set up.
     """
-    from acoupi.system.scripts import get_celery_bin
-
     console = console or Console()
     _check_broker(settings)
     _refuse_running(settings)
@@ -486,14 +498,8 @@ def run_foreground(
     recovery = recover(program)
     worker_config = type(program).get_worker_config()
     level = (log_level or settings.log_level).upper()
-    celery_bin = get_celery_bin()
     specs = worker_specs(
-        settings,
-        worker_config,
-        celery_bin,
-        APP_MODULE,
-        settings.celery_pool_type,
-        level,
+        settings, worker_config, sys.executable, settings.celery_pool_type, level
     )
     # Beat only sends task names on a timer: with a plan it runs a bare app
     # instead of the whole program (no numpy or model modules in beat).
@@ -503,13 +509,18 @@ def run_foreground(
         beat = EmbeddedBeat(settings, level)
     else:
         beat_module = BEAT_APP_MODULE if lean else APP_MODULE
-        specs.append(beat_spec(settings, celery_bin, beat_module, level))
+        # Imported here: the scripts' templates (jinja2) cost every lean
+        # run, and the workers forked from it, several MB.
+        from acoupi.system.scripts import get_celery_bin
+
+        specs.append(beat_spec(settings, get_celery_bin(), beat_module, level))
     queues = list(dict.fromkeys([*worker_config.queue_names(), "celery"]))
     supervisor = Supervisor(
         specs,
         child_environment(settings),
         Path(settings.home),
         stop_timeout=stop_timeout,
+        **_forking(embedded_beat),
     )
     started = now_utc()
     t0 = time.monotonic()
@@ -523,11 +534,12 @@ def run_foreground(
     try:
         with ExitStack() as stack:
             stop.install(stack)
-            supervisor.start()
-            stack.callback(supervisor.stop)  # also on any error below
             if beat is not None:
+                # Before the workers are forked, so that they share its pages.
                 beat.start()
                 stack.callback(beat.stop)
+            supervisor.start()
+            stack.callback(supervisor.stop)  # also on any error below
             _record_now(program)
             if on_started is not None:
                 on_started(supervisor.pids())
@@ -541,10 +553,12 @@ def run_foreground(
                     Live(console=console, auto_refresh=False, transient=False)
                 )
             show_events = _plain_events(console)
-            for _ in _ticks(refresh, stop.event, until):
+            beat_restarts = 0
+            for _ in _ticks(refresh, stop.event, until, beat):
                 events = supervisor.poll()
-                if beat is not None and beat.ensure_running():
-                    events.append("beat (in this process) stopped; restarted")
+                if beat is not None and beat.restarts > beat_restarts:
+                    beat_restarts = beat.restarts
+                    events.append("beat (in this process) failed; restarted")
                 logs.poll()
                 snapshot = metrics.collect()
                 if view is not None:
@@ -605,6 +619,13 @@ def run_foreground(
         recovery,
         exit_codes,
     )
+
+
+def _forking(lean: bool) -> Dict[str, Any]:
+    """Fork the workers from this process when lean: they share its memory."""
+    if not lean:
+        return {}
+    return {"fork_entries": [worker_process.__name__], "fork_preload": PRELOAD_MODULES}
 
 
 def _started_line(specs: List[ChildSpec], settings: Settings) -> str:
