@@ -13,7 +13,9 @@ child is restarted.
 """
 
 import logging
+import os
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -31,6 +33,18 @@ RETRY_AFTER = 1.0
 """Seconds before a failed scheduler is rebuilt."""
 
 logger = logging.getLogger("celery.beat")
+
+_BEAT_LOGGERS = ("celery.beat", "celery.app.amqp")
+
+_running: "weakref.WeakSet[EmbeddedBeat]" = weakref.WeakSet()
+"""Beats of this process whose log file is attached (see _forget_in_child)."""
+
+
+def _forget_in_child() -> None:
+    """In a forked worker, give beat's loggers back: beat is the parent's."""
+    for beat in list(_running):
+        beat._detach_log()
+    _running.clear()
 
 
 class EmbeddedBeat:
@@ -70,6 +84,7 @@ class EmbeddedBeat:
 
         if self._handler is None:
             self._handler = self._log_to_file()
+            _running.add(self)
         app = build_beat_app(self.settings)
         self._service = Service(
             app,
@@ -87,7 +102,7 @@ class EmbeddedBeat:
         handler.setFormatter(
             logging.Formatter("[%(asctime)s: %(levelname)s/beat] %(message)s")
         )
-        for name in ("celery.beat", "celery.app.amqp"):
+        for name in _BEAT_LOGGERS:
             named = logging.getLogger(name)
             named.addHandler(handler)
             named.setLevel(self.log_level)
@@ -140,8 +155,19 @@ class EmbeddedBeat:
         if self._service is not None:
             logger.info("beat: Shutting down...")
         self._close()
-        if self._handler is not None:
-            for name in ("celery.beat", "celery.app.amqp"):
-                logging.getLogger(name).removeHandler(self._handler)
-            self._handler.close()
-            self._handler = None
+        self._detach_log()
+        _running.discard(self)
+
+    def _detach_log(self) -> None:
+        if self._handler is None:
+            return
+        for name in _BEAT_LOGGERS:
+            named = logging.getLogger(name)
+            named.removeHandler(self._handler)
+            named.propagate = True
+        self._handler.close()
+        self._handler = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -42,7 +43,7 @@ from acoupi.runtime.supervisor import (
     beat_spec,
     worker_specs,
 )
-from acoupi.runtime.worker_process import APP_MODULE, PRELOAD_MODULES
+from acoupi.runtime.worker_process import APP_MODULE
 from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
@@ -520,7 +521,7 @@ def run_foreground(
         child_environment(settings),
         Path(settings.home),
         stop_timeout=stop_timeout,
-        **_forking(embedded_beat),
+        **_forking(settings, embedded_beat),
     )
     started = now_utc()
     t0 = time.monotonic()
@@ -621,11 +622,14 @@ def run_foreground(
     )
 
 
-def _forking(lean: bool) -> Dict[str, Any]:
+def _forking(settings: Settings, lean: bool) -> Dict[str, Any]:
     """Fork the workers from this process when lean: they share its memory."""
     if not lean:
         return {}
-    return {"fork_entries": [worker_process.__name__], "fork_preload": PRELOAD_MODULES}
+    return {
+        "fork_entries": [worker_process.__name__],
+        "fork_prepare": partial(worker_process.prepare, settings),
+    }
 
 
 def _started_line(specs: List[ChildSpec], settings: Settings) -> str:

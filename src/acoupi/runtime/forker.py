@@ -6,8 +6,10 @@ to start one such interpreter per worker besides its own. A forked process
 shares its parent's pages until one of them writes to a page, so with
 ``--lean`` (the default) the supervisor forks its workers instead:
 
-* Before forking it imports what every worker needs (Celery's worker), so
-  that the workers share those pages too, collects its garbage and freezes
+* Before the first fork it imports what every worker needs (Celery's
+  worker) and builds the workers' program, never used by itself (see
+  :func:`acoupi.runtime.worker_process.prepare`), so that the workers share
+  those pages too. Before each fork it collects its garbage and freezes
   what is left (``gc.freeze``): the collector then never writes to those
   objects, in the supervisor or in a worker, and their pages stay shared.
 * It forks only while it runs no other thread (beat runs in its main loop,
@@ -108,7 +110,6 @@ def fork_child(
     log_path: Path,
     env: Mapping[str, str],
     cwd: Path,
-    preload: Sequence[str] = (),
 ) -> ForkedChild:
     """Fork a child that runs ``module.main(args)``.
 
@@ -127,8 +128,6 @@ def fork_child(
         The child's environment.
     cwd
         The child's working directory.
-    preload
-        Modules to import here first, so that every child shares them.
 
     Returns
     -------
@@ -142,11 +141,6 @@ def fork_child(
     """
     if not sys.platform.startswith("linux"):
         raise ForkError("forking workers needs Linux")
-    for wanted in preload:
-        try:
-            importlib.import_module(wanted)
-        except Exception:  # the child imports it again and says why
-            pass
     others = [
         t.name for t in threading.enumerate() if t is not threading.current_thread()
     ]

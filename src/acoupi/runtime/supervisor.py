@@ -187,8 +187,10 @@ class Supervisor:
         Modules (``python -m <module>``) whose children are forked from
         this process rather than started as programs, so that they share
         its memory; only while this process runs no other thread.
-    fork_preload
-        Modules to import before the first fork, shared by every child.
+    fork_prepare
+        Called once before the first fork: what it builds or imports, every
+        forked child shares. If it fails, children are forked all the same
+        (each then builds what it needs itself).
     """
 
     def __init__(
@@ -202,7 +204,7 @@ class Supervisor:
         stop_timeout: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
         fork_entries: Sequence[str] = (),
-        fork_preload: Sequence[str] = (),
+        fork_prepare: Optional[Callable[[], None]] = None,
     ) -> None:
         self.children: Dict[str, _Child] = {s.name: _Child(s) for s in specs}
         self.env = dict(env)
@@ -217,7 +219,7 @@ class Supervisor:
 
         self._stopping = False
         self.fork_entries = tuple(fork_entries)
-        self.fork_preload = tuple(fork_preload)
+        self.fork_prepare = fork_prepare
         self.fork_refused: Optional[str] = None
         """Why the last child that could have been forked was not."""
 
@@ -235,6 +237,7 @@ class Supervisor:
         child.restart_at = None
         module = forkable_module(spec.argv, self.fork_entries)
         if module is not None:
+            self._prepare_fork()
             try:
                 child.process = fork_child(
                     spec.name,
@@ -243,7 +246,6 @@ class Supervisor:
                     spec.log_path,
                     self.env,
                     self.cwd,
-                    self.fork_preload,
                 )
                 return
             except ForkError as error:
@@ -265,6 +267,15 @@ class Supervisor:
             # Best effort: the supervisor still stops its children.
             preexec_fn=die_with_parent,
         )
+
+    def _prepare_fork(self) -> None:
+        prepare, self.fork_prepare = self.fork_prepare, None
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except Exception as error:  # each child then loads what it needs
+            self.events.append(f"could not prepare the workers here: {error}")
 
     # Watching -----------------------------------------------------------------
 

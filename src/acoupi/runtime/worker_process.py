@@ -13,9 +13,11 @@ acoupi.runtime.worker_process``. The services keep running ``celery multi``.
 import argparse
 import importlib
 import sys
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
-__all__ = ["APP_MODULE", "PRELOAD_MODULES", "main", "worker_argv"]
+from acoupi.system.constants import Settings
+
+__all__ = ["APP_MODULE", "PRELOAD_MODULES", "main", "prepare", "worker_argv"]
 
 APP_MODULE = "acoupi.runtime.celery_app"
 """Module of the workers' Celery app: the program's, broker applied."""
@@ -34,13 +36,41 @@ PRELOAD_MODULES = (
     "celery.utils.timer2",
     "kombu.asynchronous.hub",
 )
-"""What every worker imports before it takes a task (but the program).
+"""What every worker imports before it takes a task (see :func:`prepare`)."""
 
-Imported by ``acoupi run`` before it forks a worker, so that the workers
-share these pages instead of each holding its own copy. The program's app
-(:data:`APP_MODULE`) is left to each worker: it is built from the
-environment the worker is given.
-"""
+_prepared: Optional[Any] = None
+"""The workers' Celery app, when :func:`prepare` built it before the fork."""
+
+
+def prepare(settings: Settings) -> None:
+    """Build the workers' program here, for the workers forked from here.
+
+    ``acoupi run`` calls this before it forks its first worker: each worker
+    then starts from this program, never used here, instead of loading
+    the program again (about 3 MB each), and from Celery's worker modules
+    already imported. Loading from ``settings`` gives the program a worker
+    loads from the environment it is given
+    (:func:`acoupi.runtime.environment.child_environment`). Like the
+    children of Celery's prefork pool, the workers get it as it is before
+    any use: no connection, no thread.
+
+    Parameters
+    ----------
+    settings
+        The settings the workers run with.
+    """
+    global _prepared
+    from acoupi.system.programs import load_program
+
+    for module in PRELOAD_MODULES:
+        importlib.import_module(module)
+    _prepared = load_program(settings).app
+
+
+def _app(module: str) -> Any:
+    if module == APP_MODULE and _prepared is not None:
+        return _prepared
+    return importlib.import_module(module).app
 
 
 def worker_argv(
@@ -127,7 +157,7 @@ def main(args: Optional[Sequence[str]] = None) -> int:
     from celery.platforms import maybe_drop_privileges
     from celery.utils.nodenames import default_nodename, host_format, node_format
 
-    app = importlib.import_module(options.app).app
+    app = _app(options.app)
     hostname = host_format(default_nodename(options.hostname))
     queues = [q for q in options.queues.split(",") if q]
     maybe_drop_privileges(uid=None, gid=None)  # as `celery worker` does
