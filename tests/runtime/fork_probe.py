@@ -2,8 +2,8 @@
 
 ``main([action, ...])``: ``report`` prints its session, name, folder, an
 environment variable and its parent, then exits with code 7; ``sleep``
-sleeps (to be signalled); ``exit N`` calls ``sys.exit(N)``; ``raise``
-raises.
+sleeps (to be signalled); ``exit N`` calls ``sys.exit(N)``; ``modules M...``
+prints which of the modules are imported; ``raise`` raises.
 """
 
 import os
@@ -29,4 +29,8 @@ def main(args: List[str]) -> int:
         return 0
     if action == "exit":
         sys.exit(int(args[1]))
+    if action == "modules":
+        for name in args[1:]:
+            print(f"{name}: {name in sys.modules}")
+        return 0
     raise RuntimeError("the probe was told to fail")

@@ -1,5 +1,7 @@
 """``acoupi run --lean``: beat in the supervisor's main loop."""
 
+import logging
+import os
 import time
 
 import pytest
@@ -55,3 +57,23 @@ def test_a_failing_scheduler_is_rebuilt(settings: Settings) -> None:
     log = (settings.log_dir / "beat.log").read_text()
     assert "Beat failed; rebuilding its scheduler." in log
     assert log.count("beat: Starting...") == 2
+
+
+def test_a_forked_worker_does_not_write_to_beats_log(settings: Settings) -> None:
+    setup_program(settings, "acoupi.programs.test")
+    write_beat_plan(load_program(settings).app, settings.run_dir)
+    beat = EmbeddedBeat(settings)
+    beat.start()
+    try:
+        pid = os.fork()
+        if pid == 0:  # a worker forked from the supervisor
+            named = logging.getLogger("celery.beat")
+            files = [h for h in named.handlers if isinstance(h, logging.FileHandler)]
+            os._exit(0 if not files and named.propagate else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # Here, in the supervisor, beat still writes its log.
+        handlers = logging.getLogger("celery.beat").handlers
+        assert any(isinstance(h, logging.FileHandler) for h in handlers)
+    finally:
+        beat.stop()

@@ -177,3 +177,27 @@ def test_no_lean_starts_workers_and_beat_as_programs(
             run.kill()
             run.wait()
     assert acoupi_processes(settings.home) == {}
+
+
+def test_a_headless_run_does_without_rich(
+    settings: Settings, run_acoupi: Callable[..., "subprocess.CompletedProcess[str]"]
+) -> None:
+    setup = run_acoupi("setup", "--program", "acoupi.programs.test", "--no-prompt")
+    assert setup.returncode == 0, setup.stderr
+    script = (
+        "import sys\n"
+        "from acoupi.cli.run import run\n"
+        "try:\n"
+        "    run(['--no-live', '--duration', '4', '--name', 'plain'], "
+        "prog_name='acoupi run')\n"
+        "except SystemExit as stop:\n"
+        "    print('rich loaded:', 'rich' in sys.modules)\n"
+        "    raise\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "acoupi is running: worker acoupi and the scheduler (beat)" in result.stdout
+    assert "deployment 'plain' ended" in result.stdout
+    assert "rich loaded: False" in result.stdout

@@ -12,6 +12,8 @@ from runtime_support import wait_until
 
 from acoupi.runtime.forker import ForkError, fork_child
 from acoupi.runtime.supervisor import ChildSpec, ChildState, Supervisor
+from acoupi.system.constants import Settings
+from acoupi.system.lifecycle import setup_program
 
 RUNTIME_DIR = Path(__file__).parent
 
@@ -169,3 +171,32 @@ def test_supervisor_starts_a_program_when_it_cannot_fork(tmp_path: Path) -> None
         supervisor.stop()
         release.set()
         other.join()
+
+
+def test_workers_start_from_the_program_prepared_before_the_fork(
+    tmp_path: Path, settings: Settings
+) -> None:
+    setup_program(settings, "acoupi.programs.test")
+    # In a process of its own: preparing imports the program here.
+    script = (
+        "import os\n"
+        "from pathlib import Path\n"
+        "from acoupi.runtime import worker_process\n"
+        "from acoupi.runtime.forker import fork_child\n"
+        "from acoupi.system.constants import Settings\n"
+        "worker_process.prepare(Settings())\n"
+        "assert worker_process._app(worker_process.APP_MODULE) is not None\n"
+        f"child = fork_child('probe', 'fork_probe', ['modules', "
+        f"worker_process.APP_MODULE, 'celery.apps.worker'], "
+        f"Path({str(tmp_path / 'probe.log')!r}), dict(os.environ), Path('.'))\n"
+        "raise SystemExit(child.wait(30))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "probe.log").read_text()
+    # The worker's app was built before the fork: the module that would
+    # load the program again was never imported; Celery's worker was.
+    assert "acoupi.runtime.celery_app: False" in log
+    assert "celery.apps.worker: True" in log

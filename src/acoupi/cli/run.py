@@ -114,17 +114,15 @@ def run_in_foreground(
     """
     from acoupi.cli.config import check_saved_config
     from acoupi.runtime.foreground import run_foreground
+    from acoupi.runtime.plain_console import PlainConsole
 
     check_saved_config(ctx)  # a run that cannot record must not start
-    console = make_console()
+    live = stdout_is_terminal() if live is None else live
+    # Rich only for the live view: a headless run saves its ~4 MB.
+    console = make_console() if live else PlainConsole()
     settings = get_settings(ctx)
     with _maybe_dashboard(settings, dashboard):
-        summary = run_foreground(
-            settings,
-            live=stdout_is_terminal() if live is None else live,
-            console=console,
-            **options,
-        )
+        summary = run_foreground(settings, live=live, console=console, **options)
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)

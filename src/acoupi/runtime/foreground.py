@@ -19,8 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from rich.console import Console
-
 from acoupi.components.disk_guard import storage_problem_of
 from acoupi.data import Deployment
 from acoupi.runtime import worker_process
@@ -35,6 +33,7 @@ from acoupi.runtime.metrics import (
     detections_by_tag,
     recording_spans,
 )
+from acoupi.runtime.plain_console import ConsoleLike, PlainConsole
 from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import (
     BEAT_NAME,
@@ -365,10 +364,10 @@ class _StopSignal:
             stack.callback(signal.signal, signum, previous)
 
 
-def _plain_events(console: Console) -> Callable[[List[str]], None]:
+def _plain_events(console: ConsoleLike) -> Callable[[List[str]], None]:
     def show(events: List[str]) -> None:
         for event in events:
-            console.print(f"[yellow]{event}[/yellow]")
+            console.print(event, style="yellow", markup=False, highlight=False)
 
     return show
 
@@ -400,6 +399,14 @@ def _ticks(
         stop.wait(max(0.0, wait))
 
 
+def _default_console(live: bool) -> ConsoleLike:
+    if not live:
+        return PlainConsole()  # no Rich in a headless run: about 4 MB
+    from rich.console import Console
+
+    return Console()
+
+
 def _record_now(program: Any) -> None:
     """In continuous mode, queue the first recording now, not one interval later.
 
@@ -426,7 +433,7 @@ def run_foreground(
     latitude: Optional[float] = None,
     longitude: Optional[float] = None,
     end_deployment: Optional[bool] = None,
-    console: Optional[Console] = None,
+    console: Optional[ConsoleLike] = None,
     log_level: Optional[str] = None,
     stop_timeout: float = 15.0,
     refresh: float = 1.0,
@@ -451,7 +458,8 @@ def run_foreground(
         ``on_end`` processes the recordings still waiting). By default the
         deployment is ended only if this run started it.
     console
-        Where to draw; a new console on stdout by default.
+        Where to draw (a Rich console for the live view); by default a
+        Rich console on stdout when live, else a plain one (no Rich).
     log_level
         Log level of the children; ``settings.log_level`` by default.
     stop_timeout
@@ -479,7 +487,7 @@ def run_foreground(
     NotConfiguredError
         If acoupi is not set up.
     """
-    console = console or Console()
+    console = console or _default_console(live)
     _check_broker(settings)
     _refuse_running(settings)
     state = _ensure_deployment(settings, name, latitude, longitude)
@@ -548,10 +556,12 @@ def run_foreground(
             until = None if duration is None else t0 + duration
             view = None
             if live:
+                from rich.console import Console
                 from rich.live import Live
 
+                drawn_on = console if isinstance(console, Console) else None
                 view = stack.enter_context(
-                    Live(console=console, auto_refresh=False, transient=False)
+                    Live(console=drawn_on, auto_refresh=False, transient=False)
                 )
             show_events = _plain_events(console)
             beat_restarts = 0
@@ -652,7 +662,7 @@ def _stop_reason(settings: Settings, watch: _DeploymentWatch) -> Optional[str]:
 
 
 def _end(
-    settings: Settings, program: Any, queues: List[str], console: Console
+    settings: Settings, program: Any, queues: List[str], console: ConsoleLike
 ) -> Optional[Deployment]:
     """End the deployment, flush what waits, empty the queues.
 
@@ -672,7 +682,7 @@ def _end(
 
 
 def _finish(
-    program: Any, deployment: Deployment, queues: List[str], console: Console
+    program: Any, deployment: Deployment, queues: List[str], console: ConsoleLike
 ) -> None:
     from acoupi.system.broker import purge_queues
 
@@ -682,7 +692,12 @@ def _finish(
         # on_end; left queued they would run again next time.
         purge_queues(program.app, queues)
     except Exception as error:
-        console.print(f"[yellow]Could not empty the task queues: {error}[/yellow]")
+        console.print(
+            f"Could not empty the task queues: {error}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _summary(
