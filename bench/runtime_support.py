@@ -756,7 +756,11 @@ def process_role(pid: int) -> str:
     forked = forked_worker_name(pid)
     if forked is not None:
         return f"worker {forked}"
-    command = proc_name(pid)
+    try:  # whole: a venv's long path pushed the role out of proc_name's cut
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    command = raw.replace(b"\0", b" ").decode(errors="replace")
     words = command.split()
     if " beat" in command:
         return "beat"

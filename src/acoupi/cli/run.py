@@ -56,9 +56,11 @@ __all__ = ["recover", "run", "run_in_foreground"]
     "--lean/--no-lean",
     default=True,
     show_default=True,
-    help="Run the scheduler (beat) as a thread of this process rather than "
-    "a child process: about 35 MB less memory. Workers stay separate "
-    "processes, so recording is never held up by detection.",
+    help="Run the scheduler (beat) in this process and fork the workers "
+    "from it, so that they share its memory: about half the memory of "
+    "separate programs. Workers stay separate processes, so recording is "
+    "never held up by detection. --no-lean starts beat and each worker as "
+    "a program of its own.",
 )
 @click.option(
     "--dashboard",

@@ -1,8 +1,9 @@
 """``acoupi run``: the whole of acoupi as one foreground process.
 
 :func:`run_foreground` starts a deployment if none is active, recovers the
-recordings a crash left behind, starts the program's workers and beat as
-child processes, shows what they do, and on Ctrl-C, SIGTERM or the end of
+recordings a crash left behind, starts the program's workers as child
+processes (forked from this one by default) and beat (in its main loop by
+default), shows what they do, and on Ctrl-C, SIGTERM or the end of
 ``duration`` stops them all. Nothing it started outlives it.
 """
 
@@ -469,9 +470,12 @@ def run_foreground(
     on_started
         Called with the children's pids once they are started (tests).
     embedded_beat
-        Run beat as a thread of this process instead of a child (``acoupi
-        run --lean``): one Python process less, about 35 MB. Only with a
-        beat plan (plain interval schedules); otherwise beat stays a child.
+        ``acoupi run --lean``: run beat in this process's main loop instead
+        of a child (only with a beat plan, i.e. plain interval schedules;
+        otherwise beat stays a child), and fork the workers from this
+        process so that they share its memory (see
+        :mod:`acoupi.runtime.forker`). False starts beat and every worker
+        as programs of their own.
 
     Returns
     -------

@@ -223,6 +223,9 @@ class Supervisor:
         self.fork_refused: Optional[str] = None
         """Why the last child that could have been forked was not."""
 
+        self._notes: List[str] = []
+        """Events of starting, for the next :meth:`poll` to report."""
+
     # Starting -----------------------------------------------------------------
 
     def start(self) -> None:
@@ -250,7 +253,7 @@ class Supervisor:
                 return
             except ForkError as error:
                 if str(error) != self.fork_refused:
-                    self.events.append(f"{spec.name} starts as a program: {error}")
+                    self._notes.append(f"{spec.name} starts as a program: {error}")
                 self.fork_refused = str(error)
         if child.log is None or child.log.closed:
             child.log = open(spec.log_path, "ab", buffering=0)
@@ -275,13 +278,13 @@ class Supervisor:
         try:
             prepare()
         except Exception as error:  # each child then loads what it needs
-            self.events.append(f"could not prepare the workers here: {error}")
+            self._notes.append(f"could not prepare the workers here: {error}")
 
     # Watching -----------------------------------------------------------------
 
     def poll(self) -> List[str]:
         """Notice exited children and restart those due; return new events."""
-        new: List[str] = []
+        new, self._notes = self._notes, []
         now = self.clock()
         for child in self.children.values():
             rotate_appended_file(child.spec.log_path)
