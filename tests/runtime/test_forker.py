@@ -1,5 +1,6 @@
 """Children forked from a pre-imported parent: their setting-up and their end."""
 
+import faulthandler
 import os
 import signal
 import subprocess
@@ -71,6 +72,16 @@ def test_no_fork_while_another_thread_runs(tmp_path: Path) -> None:
         release.set()
         other.join()
     assert not (tmp_path / "probe.log").exists()
+
+
+def test_no_fork_while_a_thread_started_by_a_c_library_runs(tmp_path: Path) -> None:
+    # faulthandler's watchdog is a thread of C code, unknown to `threading`.
+    faulthandler.dump_traceback_later(600)
+    try:
+        with pytest.raises(ForkError, match="1 not started by Python"):
+            _fork(tmp_path, "report")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def test_wait_times_out_and_a_signal_ends_the_child(tmp_path: Path) -> None:

@@ -11,11 +11,16 @@ shares its parent's pages until one of them writes to a page, so with
   :func:`acoupi.runtime.worker_process.prepare`), so that the workers share
   those pages too. Before each fork it collects its garbage and freezes
   what is left (``gc.freeze``): the collector then never writes to those
-  objects, in the supervisor or in a worker, and their pages stay shared.
+  objects, in the supervisor or in a worker, and their pages stay shared
+  (nor frees them: what exists at a fork, mostly modules and the program,
+  lives as long as the run anyway).
 * It forks only while it runs no other thread (beat runs in its main loop,
   see :mod:`acoupi.runtime.embedded_beat`): a thread holding a lock at the
   fork would leave that lock held forever in the child. If a thread runs,
   :func:`fork_child` refuses and the worker is started as a program.
+  Libraries with a state of their own per process (PortAudio, a model's
+  thread pool) are loaded by the workers that use them, never by the
+  supervisor, so no worker inherits them.
 * The child starts a session of its own (the supervisor signals and kills
   its process group, as for any child), is sent SIGTERM by the kernel when
   the supervisor dies, writes to its log file, takes the children's
@@ -141,11 +146,9 @@ def fork_child(
     """
     if not sys.platform.startswith("linux"):
         raise ForkError("forking workers needs Linux")
-    others = [
-        t.name for t in threading.enumerate() if t is not threading.current_thread()
-    ]
-    if others:
-        raise ForkError(f"threads run in this process ({', '.join(others)})")
+    why_not = _other_threads()
+    if why_not:
+        raise ForkError(f"threads run in this process ({why_not})")
     gc.collect()
     gc.freeze()  # keeps the pages of what exists now shared with the child
     for stream in (sys.stdout, sys.stderr):
@@ -155,6 +158,24 @@ def fork_child(
     if pid:
         return ForkedChild(pid, [sys.executable, "-m", module, *args])
     _child_main(name, module, args, log_path, env, cwd, parent)
+
+
+def _other_threads() -> str:
+    """Name the threads running besides this one ("" if none).
+
+    Counted by the kernel too: threads that a C library started (a model's
+    thread pool, an audio callback) are not in ``threading.enumerate()``.
+    """
+    names = [
+        t.name for t in threading.enumerate() if t is not threading.current_thread()
+    ]
+    try:
+        native = len(os.listdir("/proc/self/task")) - 1
+    except OSError:
+        native = len(names)
+    if native > len(names):
+        names.append(f"{native - len(names)} not started by Python")
+    return ", ".join(names)
 
 
 def _child_main(
