@@ -794,13 +794,43 @@ def peak_rss_bytes(pid: int) -> int:
     return 0
 
 
+def forked_worker_name(pid: int) -> Optional[str]:
+    """Name of a worker ``acoupi run`` forked, else None.
+
+    A forked worker keeps its parent's command line; it is named
+    ``acoupi-<worker>`` (cut to 15 bytes) and works in the acoupi home,
+    whose ``run/<worker>.pid`` holds its pid.
+    """
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        home = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+    if not comm.startswith("acoupi-"):
+        return None
+    for pidfile in sorted((home / "run").glob("*.pid")):
+        try:
+            if int(pidfile.read_text().strip()) == pid:
+                return pidfile.stem
+        except (OSError, ValueError):
+            continue
+    return comm[len("acoupi-") :]
+
+
 def process_role(pid: int) -> str:
     """Short role of an acoupi process: ``run``, ``worker <name>``, ``beat``."""
-    command = proc_name(pid)
+    forked = forked_worker_name(pid)
+    if forked is not None:
+        return f"worker {forked}"
+    try:  # whole: a venv's long path pushed the role out of proc_name's cut
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    command = raw.replace(b"\0", b" ").decode(errors="replace")
     words = command.split()
     if " beat" in command:
         return "beat"
-    if " worker" in command:
+    if " worker" in command or ".worker_process" in command:
         for index, word in enumerate(words):
             if word == "-n" and index + 1 < len(words):
                 return "worker " + words[index + 1].split("@")[0]

@@ -8,10 +8,14 @@ from helpers import wait_until
 
 
 def acoupi_processes(home: Path) -> Dict[int, str]:
-    """Return every live process whose environment points at ``home``.
+    """Return every live process whose environment or folder is ``home``'s.
 
     Found through /proc, independently of any pidfile: this is how the
-    tests check that a run leaves nothing behind.
+    tests check that a run leaves nothing behind. A worker that ``acoupi
+    run`` forked has the environment its parent was started with (which
+    may not name ``home`` when the run was started in this process), but
+    works in ``home``; its command line is its parent's, so its process
+    name (``acoupi-<worker>``) is appended.
     """
     marker = f"ACOUPI_HOME={home}".encode()
     found = {}
@@ -22,14 +26,20 @@ def acoupi_processes(home: Path) -> Dict[int, str]:
             environ = (entry / "environ").read_bytes()
             stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes()
+            name = (entry / "comm").read_text().strip()
         except OSError:
             continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            cwd = ""
         if stat.rpartition(")")[2].split()[:1] == ["Z"]:
             continue
-        if marker in environ.split(b"\0"):
+        if marker in environ.split(b"\0") or cwd == os.path.realpath(home):
             # The whole command line: the checkout's path comes first, and
             # a long one pushed the worker's name out of a cut-off line.
-            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode()
+            command = cmdline.replace(b"\0", b" ").decode()
+            found[int(entry.name)] = f"{command} [{name}]"
     return found
 
 

@@ -89,11 +89,9 @@ def test_kill_9_loses_no_complete_recording(
         wait_until(lambda: len(_complete_recordings(isolated_home)) >= 3, 60)
 
         # A worker dies mid-work: the supervisor restarts it, recording goes on.
-        (recorder,) = [
-            pid
-            for pid, cmd in acoupi_processes(acoupi_home).items()
-            if "recording@" in cmd and "worker" in cmd
-        ]
+        # By its pidfile: a forked worker has the command line of the run.
+        recorder = int((acoupi_home / "run" / "recording.pid").read_text())
+        assert recorder in acoupi_processes(acoupi_home)
         os.kill(recorder, signal.SIGKILL)
         seen = len(_complete_recordings(isolated_home))
         wait_until(lambda: len(_complete_recordings(isolated_home)) >= seen + 2, 60)

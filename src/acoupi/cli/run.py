@@ -56,9 +56,11 @@ __all__ = ["recover", "run", "run_in_foreground"]
     "--lean/--no-lean",
     default=True,
     show_default=True,
-    help="Run the scheduler (beat) as a thread of this process rather than "
-    "a child process: about 35 MB less memory. Workers stay separate "
-    "processes, so recording is never held up by detection.",
+    help="Run the scheduler (beat) in this process and fork the workers "
+    "from it, so that they share its memory: about half the memory of "
+    "separate programs. Workers stay separate processes, so recording is "
+    "never held up by detection. --no-lean starts beat and each worker as "
+    "a program of its own.",
 )
 @click.option(
     "--dashboard",
@@ -114,17 +116,15 @@ def run_in_foreground(
     """
     from acoupi.cli.config import check_saved_config
     from acoupi.runtime.foreground import run_foreground
+    from acoupi.runtime.plain_console import PlainConsole
 
     check_saved_config(ctx)  # a run that cannot record must not start
-    console = make_console()
+    live = stdout_is_terminal() if live is None else live
+    # Rich only for the live view: a headless run saves its ~4 MB.
+    console = make_console() if live else PlainConsole()
     settings = get_settings(ctx)
     with _maybe_dashboard(settings, dashboard):
-        summary = run_foreground(
-            settings,
-            live=stdout_is_terminal() if live is None else live,
-            console=console,
-            **options,
-        )
+        summary = run_foreground(settings, live=live, console=console, **options)
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,26 +1,28 @@
 """``acoupi run``: the whole of acoupi as one foreground process.
 
 :func:`run_foreground` starts a deployment if none is active, recovers the
-recordings a crash left behind, starts the program's workers and beat as
-child processes, shows what they do, and on Ctrl-C, SIGTERM or the end of
+recordings a crash left behind, starts the program's workers as child
+processes (forked from this one by default) and beat (in its main loop by
+default), shows what they do, and on Ctrl-C, SIGTERM or the end of
 ``duration`` stops them all. Nothing it started outlives it.
 """
 
 import datetime
 import logging
 import signal
+import sys
 import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from rich.console import Console
-
 from acoupi.components.disk_guard import storage_problem_of
 from acoupi.data import Deployment
+from acoupi.runtime import worker_process
 from acoupi.runtime.beat_plan import write_beat_plan
 from acoupi.runtime.coverage import Coverage, measure_coverage
 from acoupi.runtime.embedded_beat import EmbeddedBeat
@@ -32,6 +34,7 @@ from acoupi.runtime.metrics import (
     detections_by_tag,
     recording_spans,
 )
+from acoupi.runtime.plain_console import ConsoleLike, PlainConsole
 from acoupi.runtime.recovery import RecoveryReport, recover
 from acoupi.runtime.supervisor import (
     BEAT_NAME,
@@ -40,6 +43,7 @@ from acoupi.runtime.supervisor import (
     beat_spec,
     worker_specs,
 )
+from acoupi.runtime.worker_process import APP_MODULE
 from acoupi.system import foreground_runs
 from acoupi.system.constants import CeleryConfig, Settings
 from acoupi.system.exceptions import AcoupiError, DeploymentError
@@ -58,9 +62,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-APP_MODULE = "acoupi.runtime.celery_app"
-"""``-A`` target of the children: the program's app, broker applied."""
 
 BEAT_APP_MODULE = "acoupi.runtime.beat_app"
 """``-A`` target of beat: a bare app from the beat plan."""
@@ -364,25 +365,47 @@ class _StopSignal:
             stack.callback(signal.signal, signum, previous)
 
 
-def _plain_events(console: Console) -> Callable[[List[str]], None]:
+def _plain_events(console: ConsoleLike) -> Callable[[List[str]], None]:
     def show(events: List[str]) -> None:
         for event in events:
-            console.print(f"[yellow]{event}[/yellow]")
+            console.print(event, style="yellow", markup=False, highlight=False)
 
     return show
 
 
 def _ticks(
-    period: float, stop: threading.Event, until: Optional[float]
+    period: float,
+    stop: threading.Event,
+    until: Optional[float],
+    beat: Optional[EmbeddedBeat] = None,
 ) -> Iterator[None]:
-    """Yield about every ``period`` s until ``stop`` is set or ``until`` passes."""
+    """Yield about every ``period`` s until ``stop`` is set or ``until`` passes.
+
+    In between, tick ``beat`` whenever it is due: beat runs in this loop,
+    not in a thread of its own (see :mod:`acoupi.runtime.forker`).
+    """
+    due = time.monotonic()
     while not stop.is_set():
         now = time.monotonic()
         if until is not None and now >= until:
             return
-        yield
-        wait = period if until is None else min(period, until - time.monotonic())
+        if now >= due:
+            yield
+            due = time.monotonic() + period
+        wait = due - time.monotonic()
+        if beat is not None:
+            wait = min(wait, beat.tick())
+        if until is not None:
+            wait = min(wait, until - time.monotonic())
         stop.wait(max(0.0, wait))
+
+
+def _default_console(live: bool) -> ConsoleLike:
+    if not live:
+        return PlainConsole()  # no Rich in a headless run: about 4 MB
+    from rich.console import Console
+
+    return Console()
 
 
 def _record_now(program: Any) -> None:
@@ -411,7 +434,7 @@ def run_foreground(
     latitude: Optional[float] = None,
     longitude: Optional[float] = None,
     end_deployment: Optional[bool] = None,
-    console: Optional[Console] = None,
+    console: Optional[ConsoleLike] = None,
     log_level: Optional[str] = None,
     stop_timeout: float = 15.0,
     refresh: float = 1.0,
@@ -436,7 +459,8 @@ def run_foreground(
         ``on_end`` processes the recordings still waiting). By default the
         deployment is ended only if this run started it.
     console
-        Where to draw; a new console on stdout by default.
+        Where to draw (a Rich console for the live view); by default a
+        Rich console on stdout when live, else a plain one (no Rich).
     log_level
         Log level of the children; ``settings.log_level`` by default.
     stop_timeout
@@ -446,9 +470,12 @@ def run_foreground(
     on_started
         Called with the children's pids once they are started (tests).
     embedded_beat
-        Run beat as a thread of this process instead of a child (``acoupi
-        run --lean``): one Python process less, about 35 MB. Only with a
-        beat plan (plain interval schedules); otherwise beat stays a child.
+        ``acoupi run --lean``: run beat in this process's main loop instead
+        of a child (only with a beat plan, i.e. plain interval schedules;
+        otherwise beat stays a child), and fork the workers from this
+        process so that they share its memory (see
+        :mod:`acoupi.runtime.forker`). False starts beat and every worker
+        as programs of their own.
 
     Returns
     -------
@@ -464,9 +491,7 @@ def run_foreground(
     NotConfiguredError
         If acoupi is not set up.
     """
-    from acoupi.system.scripts import get_celery_bin
-
-    console = console or Console()
+    console = console or _default_console(live)
     _check_broker(settings)
     _refuse_running(settings)
     state = _ensure_deployment(settings, name, latitude, longitude)
@@ -486,14 +511,8 @@ def run_foreground(
     recovery = recover(program)
     worker_config = type(program).get_worker_config()
     level = (log_level or settings.log_level).upper()
-    celery_bin = get_celery_bin()
     specs = worker_specs(
-        settings,
-        worker_config,
-        celery_bin,
-        APP_MODULE,
-        settings.celery_pool_type,
-        level,
+        settings, worker_config, sys.executable, settings.celery_pool_type, level
     )
     # Beat only sends task names on a timer: with a plan it runs a bare app
     # instead of the whole program (no numpy or model modules in beat).
@@ -503,13 +522,18 @@ def run_foreground(
         beat = EmbeddedBeat(settings, level)
     else:
         beat_module = BEAT_APP_MODULE if lean else APP_MODULE
-        specs.append(beat_spec(settings, celery_bin, beat_module, level))
+        # Imported here: the scripts' templates (jinja2) cost every lean
+        # run, and the workers forked from it, several MB.
+        from acoupi.system.scripts import get_celery_bin
+
+        specs.append(beat_spec(settings, get_celery_bin(), beat_module, level))
     queues = list(dict.fromkeys([*worker_config.queue_names(), "celery"]))
     supervisor = Supervisor(
         specs,
         child_environment(settings),
         Path(settings.home),
         stop_timeout=stop_timeout,
+        **_forking(settings, embedded_beat),
     )
     started = now_utc()
     t0 = time.monotonic()
@@ -523,11 +547,12 @@ def run_foreground(
     try:
         with ExitStack() as stack:
             stop.install(stack)
-            supervisor.start()
-            stack.callback(supervisor.stop)  # also on any error below
             if beat is not None:
+                # Before the workers are forked, so that they share its pages.
                 beat.start()
                 stack.callback(beat.stop)
+            supervisor.start()
+            stack.callback(supervisor.stop)  # also on any error below
             _record_now(program)
             if on_started is not None:
                 on_started(supervisor.pids())
@@ -535,16 +560,20 @@ def run_foreground(
             until = None if duration is None else t0 + duration
             view = None
             if live:
+                from rich.console import Console
                 from rich.live import Live
 
+                drawn_on = console if isinstance(console, Console) else None
                 view = stack.enter_context(
-                    Live(console=console, auto_refresh=False, transient=False)
+                    Live(console=drawn_on, auto_refresh=False, transient=False)
                 )
             show_events = _plain_events(console)
-            for _ in _ticks(refresh, stop.event, until):
+            beat_restarts = 0
+            for _ in _ticks(refresh, stop.event, until, beat):
                 events = supervisor.poll()
-                if beat is not None and beat.ensure_running():
-                    events.append("beat (in this process) stopped; restarted")
+                if beat is not None and beat.restarts > beat_restarts:
+                    beat_restarts = beat.restarts
+                    events.append("beat (in this process) failed; restarted")
                 logs.poll()
                 snapshot = metrics.collect()
                 if view is not None:
@@ -607,6 +636,16 @@ def run_foreground(
     )
 
 
+def _forking(settings: Settings, lean: bool) -> Dict[str, Any]:
+    """Fork the workers from this process when lean: they share its memory."""
+    if not lean:
+        return {}
+    return {
+        "fork_entries": [worker_process.__name__],
+        "fork_prepare": partial(worker_process.prepare, settings),
+    }
+
+
 def _started_line(specs: List[ChildSpec], settings: Settings) -> str:
     workers = [spec.name for spec in specs if spec.name != BEAT_NAME]
     noun = "worker" if len(workers) == 1 else "workers"
@@ -627,7 +666,7 @@ def _stop_reason(settings: Settings, watch: _DeploymentWatch) -> Optional[str]:
 
 
 def _end(
-    settings: Settings, program: Any, queues: List[str], console: Console
+    settings: Settings, program: Any, queues: List[str], console: ConsoleLike
 ) -> Optional[Deployment]:
     """End the deployment, flush what waits, empty the queues.
 
@@ -647,7 +686,7 @@ def _end(
 
 
 def _finish(
-    program: Any, deployment: Deployment, queues: List[str], console: Console
+    program: Any, deployment: Deployment, queues: List[str], console: ConsoleLike
 ) -> None:
     from acoupi.system.broker import purge_queues
 
@@ -657,7 +696,12 @@ def _finish(
         # on_end; left queued they would run again next time.
         purge_queues(program.app, queues)
     except Exception as error:
-        console.print(f"[yellow]Could not empty the task queues: {error}[/yellow]")
+        console.print(
+            f"Could not empty the task queues: {error}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _summary(

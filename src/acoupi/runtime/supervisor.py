@@ -3,23 +3,35 @@
 Each child runs in a session of its own, so a Ctrl-C in the terminal
 reaches only the supervisor, which then stops the children in order; and
 each child is told by the kernel to stop if the supervisor dies, so even a
-``kill -9`` of ``acoupi run`` leaves no worker behind (Linux).
+``kill -9`` of ``acoupi run`` leaves no worker behind (Linux). Workers are
+forked from the supervisor when it is told they may be (see
+:mod:`acoupi.runtime.forker`), else started as programs of their own.
 """
 
-import ctypes
-import ctypes.util
 import enum
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Deque, Dict, List, Mapping, Optional, Sequence
+from typing import (
+    IO,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+)
 
 from acoupi.programs.core.workers import WorkerConfig
+from acoupi.runtime.forker import ForkError, fork_child, forkable_module
+from acoupi.runtime.linux import die_with_parent
+from acoupi.runtime.worker_process import worker_argv
 from acoupi.system.constants import Settings
 from acoupi.system.logfiles import rotate_appended_file
 
@@ -35,8 +47,6 @@ __all__ = [
 
 BEAT_NAME = "beat"
 """Name of the beat child (its pidfile is ``beat.pid`` as with the scripts)."""
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,21 @@ class ChildStatus:
     """Exit code of the last unexpected exit (negative: killed by signal)."""
 
 
+class _Process(Protocol):
+    """What the supervisor uses of a child: ``Popen`` or a forked worker."""
+
+    pid: int
+    returncode: Optional[int]
+
+    def poll(self) -> Optional[int]: ...
+
+    def wait(self, timeout: Optional[float] = None) -> int: ...
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
-    process: Optional["subprocess.Popen[bytes]"] = None
+    process: Optional[_Process] = None
     started_at: float = 0.0
     restarts: int = 0
     failures: int = 0
@@ -85,51 +106,32 @@ class _Child:
     log: Optional[IO[bytes]] = None
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this child when its parent dies (Linux)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except Exception:  # best effort: the supervisor still stops its children
-        pass
-
-
 def worker_specs(
     settings: Settings,
     config: WorkerConfig,
-    celery_bin: Path,
-    app_module: str,
+    python: str,
     pool: str,
     log_level: str,
 ) -> List[ChildSpec]:
     """Return one child per worker of ``config``.
 
-    Each runs ``celery -A <app> worker -n <name>@%h [-Q queues] [-c n]
-    -P <pool>``, with its pidfile in ``run_dir`` (as ``celery multi``
-    writes them, so ``acoupi deployment status`` sees these workers) and
-    its log in ``log_dir``.
+    Each runs ``python -m acoupi.runtime.worker_process -n <name>@%h
+    [-Q queues] [-c n] -P <pool>`` (the worker of ``celery worker``
+    without Celery's command-line tool), with its pidfile in ``run_dir``
+    (as ``celery multi`` writes them, so ``acoupi deployment status`` sees
+    these workers) and its log in ``log_dir``.
     """
     specs = []
     for worker in config.workers:
-        argv = [
-            str(celery_bin),
-            "--quiet",  # no start-up banner in the log files
-            "-A",
-            app_module,
-            "worker",
-            "-n",
-            f"{worker.name}@%h",
-            "-P",
+        argv = worker_argv(
+            python,
+            worker.name,
+            worker.queues,
+            worker.concurrency,
             pool,
-            f"--loglevel={log_level}",
-            f"--pidfile={Path(settings.run_dir) / f'{worker.name}.pid'}",
-        ]
-        if worker.queues:
-            argv += ["-Q", ",".join(worker.queues)]
-        if worker.concurrency is not None:
-            argv += ["-c", str(worker.concurrency)]
+            log_level,
+            str(Path(settings.run_dir) / f"{worker.name}.pid"),
+        )
         specs.append(
             ChildSpec(worker.name, argv, Path(settings.log_dir) / f"{worker.name}.log")
         )
@@ -181,6 +183,14 @@ class Supervisor:
         before killing them.
     clock
         Monotonic clock (tests may replace it).
+    fork_entries
+        Modules (``python -m <module>``) whose children are forked from
+        this process rather than started as programs, so that they share
+        its memory; only while this process runs no other thread.
+    fork_prepare
+        Called once before the first fork: what it builds or imports, every
+        forked child shares. If it fails, children are forked all the same
+        (each then builds what it needs itself).
     """
 
     def __init__(
@@ -193,6 +203,8 @@ class Supervisor:
         stable_after: float = 60.0,
         stop_timeout: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        fork_entries: Sequence[str] = (),
+        fork_prepare: Optional[Callable[[], None]] = None,
     ) -> None:
         self.children: Dict[str, _Child] = {s.name: _Child(s) for s in specs}
         self.env = dict(env)
@@ -206,6 +218,13 @@ class Supervisor:
         """What happened to the children, newest last, for the live view."""
 
         self._stopping = False
+        self.fork_entries = tuple(fork_entries)
+        self.fork_prepare = fork_prepare
+        self.fork_refused: Optional[str] = None
+        """Why the last child that could have been forked was not."""
+
+        self._notes: List[str] = []
+        """Events of starting, for the next :meth:`poll` to report."""
 
     # Starting -----------------------------------------------------------------
 
@@ -217,6 +236,25 @@ class Supervisor:
     def _spawn(self, child: _Child) -> None:
         spec = child.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        child.started_at = self.clock()
+        child.restart_at = None
+        module = forkable_module(spec.argv, self.fork_entries)
+        if module is not None:
+            self._prepare_fork()
+            try:
+                child.process = fork_child(
+                    spec.name,
+                    module,
+                    spec.argv[3:],
+                    spec.log_path,
+                    self.env,
+                    self.cwd,
+                )
+                return
+            except ForkError as error:
+                if str(error) != self.fork_refused:
+                    self._notes.append(f"{spec.name} starts as a program: {error}")
+                self.fork_refused = str(error)
         if child.log is None or child.log.closed:
             child.log = open(spec.log_path, "ab", buffering=0)
         child.process = subprocess.Popen(
@@ -229,22 +267,31 @@ class Supervisor:
             # Own session: the terminal's Ctrl-C goes to us alone, and the
             # whole process group can be killed at once.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            # Best effort: the supervisor still stops its children.
+            preexec_fn=die_with_parent,
         )
-        child.started_at = self.clock()
-        child.restart_at = None
+
+    def _prepare_fork(self) -> None:
+        prepare, self.fork_prepare = self.fork_prepare, None
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except Exception as error:  # each child then loads what it needs
+            self._notes.append(f"could not prepare the workers here: {error}")
 
     # Watching -----------------------------------------------------------------
 
     def poll(self) -> List[str]:
         """Notice exited children and restart those due; return new events."""
-        new: List[str] = []
+        new, self._notes = self._notes, []
         now = self.clock()
         for child in self.children.values():
             rotate_appended_file(child.spec.log_path)
             process = child.process
-            if process is not None and process.poll() is not None:
-                new.append(self._on_exit(child, process.returncode, now))
+            code = process.poll() if process is not None else None
+            if code is not None:
+                new.append(self._on_exit(child, code, now))
             if child.restart_at is not None and now >= child.restart_at:
                 if not self._stopping:
                     self._spawn(child)

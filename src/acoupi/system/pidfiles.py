@@ -8,8 +8,11 @@ run`` refuse to start, and ``acoupi workers stop`` sent it SIGTERM.
 A PID counts as ours only if the process (1) is alive and not a zombie,
 (2) started no later than the pidfile was written (a process started
 afterwards, e.g. after a reboot, cannot have written it) and (3) runs
-Celery or acoupi. Everything else is a stale pidfile, which
-:func:`remove_stale_pidfiles` deletes before anything signals or refuses.
+Celery or acoupi: its command line or its process name says so (a worker
+that ``acoupi run`` forked keeps the command line of whatever started the
+run, and is named ``acoupi-<worker>``). Everything else is a stale
+pidfile, which :func:`remove_stale_pidfiles` deletes before anything
+signals or refuses.
 """
 
 import logging
@@ -38,7 +41,7 @@ WRITE_GRACE = 5.0
 """Seconds an empty pidfile is taken to be still being written."""
 
 _OUR_COMMANDS = ("celery", "acoupi")
-"""A process is ours only if its command line mentions one of these."""
+"""A process is ours only if its command line or name mentions one of these."""
 
 
 def _boot_time() -> Optional[float]:
@@ -88,11 +91,13 @@ def process_start_time(pid: int) -> Optional[float]:
 
 
 def _command_line(pid: int) -> Optional[str]:
+    """The command line and the name of ``pid``, or None without /proc."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        name = Path(f"/proc/{pid}/comm").read_bytes().strip()
     except OSError:
         return None
-    return raw.replace(b"\0", b" ").decode(errors="replace")
+    return (raw.replace(b"\0", b" ") + b" " + name).decode(errors="replace")
 
 
 def _is_ours(pid: int, written: float) -> bool:
