@@ -56,12 +56,12 @@ def _start(name: str, src: Path, root: Path, seconds: float) -> subprocess.Popen
         [*acoupi, "setup", "--program", "acoupi.programs.test"],
         env=env, cwd=home, check=True, capture_output=True,
     )  # fmt: skip
-    log_file = open(home / "run.log", "wb")
-    return subprocess.Popen(
-        [*acoupi, "run", "--no-live", "--duration", str(seconds)],
-        env=env, cwd=home, stdout=log_file, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    with open(home / "run.log", "wb") as log_file:  # the child keeps its copy
+        return subprocess.Popen(
+            [*acoupi, "run", "--no-live", "--duration", str(seconds)],
+            env=env, cwd=home, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
 
 def _watches(pid: int) -> bool:
