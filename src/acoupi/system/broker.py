@@ -12,12 +12,14 @@ it through :func:`celery_conf_for`, which turns the bare ``filesystem://``
 and ``file://`` defaults into folders of *this* installation.
 
 Why the filesystem transport: it ships with kombu (no new dependency and
-no daemon to keep alive on a Pi), survives restarts (messages are files),
-and measured 0.5 s task round trips at the default polling. Kombu's
-own channel is not crash-safe (torn message files killed a worker in our
-tests), so :class:`Transport` replaces its reads and writes. The alternative,
-``sqla+sqlite://``, would add SQLAlchemy (not installed, ~0.3 s more
-import per process) for the same polling design.
+no daemon to keep alive on a Pi) and survives restarts (messages are
+files). Kombu's own channel is not crash-safe (torn message files killed a
+worker in our tests), so :class:`Transport` replaces its reads and writes;
+and kombu's consumer polls the folder, so :class:`Transport` has an idle
+consumer wait on an inotify watch instead (see
+:mod:`acoupi.system.broker_wakeup`): a task reaches an idle worker as soon
+as it is queued. The alternative, ``sqla+sqlite://``, would add SQLAlchemy
+(not installed, ~0.3 s more import per process) and only polls.
 """
 
 import os
@@ -39,6 +41,7 @@ __all__ = [
     "EMBEDDED_TRANSPORT",
     "EMBEDDED_RESULT_BACKEND",
     "POLLING_INTERVAL",
+    "SAFETY_POLL_INTERVAL",
     "BrokerPaths",
     "broker_paths",
     "celery_conf_for",
@@ -65,14 +68,25 @@ RESULT_TTL = 3600.0
 them; its daily cleanup does not apply to it)."""
 
 POLLING_INTERVAL = 0.5
-"""Seconds between two looks at the queue folder by an idle consumer.
+"""Seconds between two looks at the queue folder by an idle consumer that
+cannot watch it (no inotify: not Linux, or the user's inotify limits
+reached; or the ``inotify`` transport option set to False).
 
-Measured on one idle ``threads`` worker of the test program (x86 VM, 20 s
-each, CPU time of all its threads): 0.1 s polling cost 0.22-0.30 % of a
-core, 0.5 s 0.05-0.10 %, 1 s 0.06-0.10 %; a task round trip took 0.5 s,
-0.5 s and 1.0 s. 0.5 s keeps latency far below the seconds-long recordings
-it schedules; 0.1 s costs ~3x the CPU for no gain, as the result backend
-is itself polled every 0.5 s.
+Measured with polling only, on one idle ``threads`` worker of the test
+program (x86 VM, 20 s each, CPU time of all its threads): 0.1 s polling
+cost 0.22-0.30 % of a core, 0.5 s 0.05-0.10 %, 1 s 0.06-0.10 %; a task
+round trip took 0.5 s, 0.5 s and 1.0 s.
+"""
+
+SAFETY_POLL_INTERVAL = 5.0
+"""Longest wait, in seconds, between two looks at a watched queue folder.
+
+A consumer that watches the queue folder with inotify is woken by every
+new message, so this only bounds how long a message can wait if an event
+is lost (inotify queue overflow, a file system that does not report
+writes, such as NFS). Every look also puts back messages claimed by
+consumers that died (at most every
+:data:`~acoupi.system.broker_transport.RECLAIM_INTERVAL`).
 """
 
 
@@ -201,6 +215,9 @@ def place_embedded(conf: Dict[str, Any], settings: Settings) -> Dict[str, Any]:
             # acoupi's own option (kombu ignores it): results to prune.
             "results_folder": str(paths.results),
             "polling_interval": POLLING_INTERVAL,
+            # acoupi's own options: wake idle consumers through inotify.
+            "inotify": True,
+            "safety_poll_interval": SAFETY_POLL_INTERVAL,
             **(conf.get("broker_transport_options") or {}),
         }
     if embedded_backend:

@@ -8,6 +8,7 @@ module resolves to :class:`Transport` here on first use.
 
 import logging
 import os
+import select
 import threading
 import time
 import uuid
@@ -20,7 +21,8 @@ from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 from acoupi.system import claims
-from acoupi.system.broker import prune_results
+from acoupi.system.broker import SAFETY_POLL_INTERVAL, prune_results
+from acoupi.system.broker_wakeup import Wakeup
 from acoupi.system.permissions import private_dir
 
 __all__ = ["Channel", "RECLAIM_INTERVAL", "Transport"]
@@ -147,13 +149,42 @@ class Channel(filesystem.Channel):
             return message
         raise filesystem.Empty()
 
+    def _wake_consumer(self) -> None:
+        """Make a waiting :meth:`Transport.drain_events` look at the queues.
+
+        Called wherever this process may have become able to take a message
+        already in the folder, which no file event would announce: a queue
+        consumed, the prefetch limit changed or freed by an acknowledgement
+        (from a pool thread while the main thread waits).
+        """
+        wake = getattr(self.connection, "wake", None)
+        if wake is not None:
+            wake()
+
     def basic_consume(self, queue: Any, no_ack: Any, *args: Any, **kwargs: Any) -> Any:
         """Consume ``queue``; remember whether its messages get acknowledged."""
         if no_ack:
             self._no_ack_queues.add(str(queue))
         else:
             self._no_ack_queues.discard(str(queue))
-        return super().basic_consume(queue, no_ack, *args, **kwargs)
+        try:
+            return super().basic_consume(queue, no_ack, *args, **kwargs)
+        finally:
+            self._wake_consumer()
+
+    def basic_qos(self, *args: Any, **kwargs: Any) -> Any:
+        """Set the prefetch limit; a waiting consumer may take more now."""
+        try:
+            return super().basic_qos(*args, **kwargs)
+        finally:
+            self._wake_consumer()
+
+    def basic_recover(self, requeue: bool = False) -> Any:
+        """Put back every unacknowledged message (their claims move back)."""
+        try:
+            return super().basic_recover(requeue=requeue)
+        finally:
+            self._wake_consumer()
 
     def basic_get(self, queue: Any, no_ack: bool = False, **kwargs: Any) -> Any:
         """Take one message of ``queue`` (acknowledged later unless ``no_ack``)."""
@@ -178,6 +209,7 @@ class Channel(filesystem.Channel):
                 os.unlink(claimed)
             except FileNotFoundError:
                 pass
+        self._wake_consumer()
 
     def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         """Reject a message: back to the queue, or deleted."""
@@ -188,6 +220,7 @@ class Channel(filesystem.Channel):
                 os.unlink(claimed)
             except FileNotFoundError:
                 pass
+        self._wake_consumer()
 
     def _restore(self, message: Any) -> None:
         """Move a claimed message back to the queue instead of copying it."""
@@ -214,9 +247,41 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """The embedded broker's transport (see :class:`Channel`)."""
+    """The embedded broker's transport (see :class:`Channel`).
+
+    Kombu's virtual transport polls: with no message waiting, its
+    ``drain_events`` sleeps ``polling_interval`` and lists the queue folder
+    again, so a task sent to an idle worker waited up to that long, and
+    idle workers woke several times a second for nothing. Here an idle
+    consumer instead blocks on a :class:`~acoupi.system.broker_wakeup.Wakeup`
+    (an inotify watch on the queue folder, plus a pipe the channels nudge
+    when an acknowledgement makes room), and lists the folder only when
+    something arrived, or at the latest every ``safety_poll_interval``
+    seconds in case an event was missed (every ``polling_interval`` where
+    the folder cannot be watched). Transport options, besides kombu's:
+
+    ``inotify`` (default True)
+        False: never watch the folder (poll at ``polling_interval``).
+    ``safety_poll_interval`` (default
+    :data:`~acoupi.system.broker.SAFETY_POLL_INTERVAL`)
+        Longest time between two listings while the folder is watched.
+    """
 
     Channel = Channel
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        options = client.transport_options
+        self.folder = str(options.get("data_folder_in", "data_in"))  # as kombu's
+        self.use_inotify = bool(options.get("inotify", True))
+        self.safety_poll_interval = float(
+            options.get("safety_poll_interval", SAFETY_POLL_INTERVAL)
+        )
+        # Made on the first drain_events: connections that only publish
+        # (beat, the command line, Celery's producer pool) need none.
+        self._wakeup: Optional[Wakeup] = None
+        self._wakeup_failed = not hasattr(select, "poll")
+        self._next_poll = 0.0
 
     @property
     def default_connection_params(self) -> Dict[str, Any]:
@@ -224,3 +289,82 @@ class Transport(filesystem.Transport):
         # Folders, not a host: with kombu's default "localhost" every
         # connection logged "No hostname was supplied" in the worker logs.
         return {"port": self.default_port}
+
+    def wake(self) -> None:
+        """End a wait of :meth:`drain_events` early; safe from any thread."""
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.notify()
+
+    # kombu's base declares **kwargs; its virtual transport takes timeout.
+    def drain_events(  # type: ignore[override]
+        self, connection: Any, timeout: Optional[float] = None
+    ) -> None:
+        """Deliver one message, waiting up to ``timeout`` seconds for one.
+
+        Raises
+        ------
+        socket.timeout
+            If no message came within ``timeout``.
+        """
+        wakeup = self._get_wakeup()
+        if wakeup is None:
+            super().drain_events(connection, timeout=timeout)
+            return
+        get = self.cycle.get  # type: ignore[union-attr]  # set by kombu's __init__
+        deadline = None if timeout is None else time.monotonic() + timeout
+        changed = wakeup.wait(0.0, self._consumes)
+        while True:
+            now = time.monotonic()
+            if changed or now >= self._next_poll:
+                # Cleared before listing: what arrives meanwhile wakes the wait.
+                wakeup.clear()
+                interval = (
+                    self.safety_poll_interval
+                    if wakeup.watching
+                    else self.polling_interval or 0.0
+                )
+                self._next_poll = now + interval
+                try:
+                    get(self._deliver, timeout=timeout)
+                except filesystem.Empty:
+                    now = time.monotonic()
+                else:
+                    self._next_poll = 0.0  # more may wait: list again next time
+                    return
+            if deadline is not None and now >= deadline:
+                raise TimeoutError()  # socket.timeout, what Celery expects
+            wait = self._next_poll - now
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            changed = wakeup.wait(max(wait, 0.0), self._consumes)
+
+    def close_connection(self, connection: Any) -> None:
+        """Close the channels, then what idle consumers waited on."""
+        try:
+            super().close_connection(connection)
+        finally:
+            wakeup, self._wakeup = self._wakeup, None
+            if wakeup is not None:
+                wakeup.close()
+
+    def _get_wakeup(self) -> Optional[Wakeup]:
+        if self._wakeup is None and not self._wakeup_failed:
+            try:
+                self._wakeup = Wakeup(self.folder, use_inotify=self.use_inotify)
+                self._next_poll = 0.0  # nothing known yet: list at once
+            except OSError as error:
+                # No descriptors left: kombu's polling still works.
+                self._wakeup_failed = True
+                logger.warning("Broker consumer falls back to polling: %s", error)
+        return self._wakeup
+
+    def _consumes(self, name: str) -> bool:
+        """Whether message file ``name`` is for a queue consumed here."""
+        # The same test as Channel._get: ``<id>.<queue>.msg``.
+        suffix = name.partition(".")[2]
+        return any(
+            suffix == f"{queue}.msg"
+            for channel in list(self.channels)
+            for queue in list(getattr(channel, "_active_queues", ()))
+        )
