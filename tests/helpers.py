@@ -1,5 +1,6 @@
 """Small helpers shared by test folders."""
 
+import datetime
 import os
 import time
 from pathlib import Path
@@ -26,3 +27,13 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30) -> object:
             return value
         time.sleep(0.2)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+def expected_until(moment: datetime.datetime, now: datetime.datetime) -> str:
+    """How status names a time: the clock today, with the day otherwise.
+
+    Tests that open a window two hours ahead cross midnight after 22:00.
+    """
+    if moment.date() == now.date():
+        return f"{moment:%H:%M}"
+    return f"{moment:%a %d %b %H:%M}"

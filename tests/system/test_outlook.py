@@ -12,6 +12,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.outlook import schedule_outlook
 from acoupi.system.programs import load_program
+from helpers import expected_until
 
 UTC = datetime.timezone.utc
 LONDON = "Europe/London"
@@ -201,7 +202,7 @@ def test_live_view_and_summary_say_why_nothing_is_recorded(
     # A window shorter than the search grid is still found.
     assert snapshot.not_recording == (
         f"outside the recording window {opens:%H:%M}-{opens:%H:%M}:30 (UTC) "
-        f"until {opens:%H:%M}"
+        f"until {expected_until(opens, now)}"
     )
     console = Console(record=True, width=200)
     console.print(render(snapshot, [], 5.0, None, deployment="site"))
