@@ -37,3 +37,13 @@ def expected_until(moment: datetime.datetime, now: datetime.datetime) -> str:
     if moment.date() == now.date():
         return f"{moment:%H:%M}"
     return f"{moment:%a %d %b %H:%M}"
+
+
+RECORD_ALL_DAY: tuple[str, ...] = (
+    "--recording.schedule_start", "00:00:00",
+    "--recording.schedule_end", "23:59:59",
+)  # fmt: skip
+"""Setup options so the default program records at any hour.
+
+Its own window is 06:00-22:30: a test run at night would record nothing.
+"""

@@ -15,6 +15,7 @@ from runtime_support import acoupi_processes, wait_until
 from acoupi.audio.wav import is_complete_wav, read_guano
 from acoupi.components import SqliteStore
 from acoupi.components.recording_files import recording_id_from_path
+from helpers import RECORD_ALL_DAY
 
 
 def test_triggered_program_tiles_time_and_keeps_recordings_with_events(
@@ -72,6 +73,7 @@ def test_kill_9_loses_no_complete_recording(
     acoupi_home = isolated_home / ".acoupi"
     setup = run_acoupi(
         "setup", "--program", "acoupi.programs.default", "--no-prompt",
+        *RECORD_ALL_DAY,
         "--microphone.device_name", "simulated",
         "--microphone.samplerate", "48000",
         "--recording.duration", "1", "--recording.interval", "1",

@@ -17,6 +17,7 @@ from acoupi.system.broker import queue_depths
 from acoupi.system.constants import Settings
 from acoupi.system.programs import load_program
 from audio_support import write_wav
+from helpers import RECORD_ALL_DAY
 
 UTC = datetime.timezone.utc
 
@@ -143,6 +144,7 @@ def test_recover_command_and_the_service_runs_it_first(
 ) -> None:
     setup = run_acoupi(
         "setup", "--program", "acoupi.programs.default", "--no-prompt",
+        *RECORD_ALL_DAY,
         "--microphone.device_name", "simulated",
         "--paths.tmp_audio", str(isolated_home / "tmp"),
     )  # fmt: skip

@@ -23,6 +23,7 @@ from acoupi.components import SqliteStore
 from acoupi.components.recording_files import recording_id_from_path
 from acoupi.system.constants import Settings
 from acoupi.system.deployments import load_deployment_from_file
+from helpers import RECORD_ALL_DAY
 
 pytestmark = [pytest.mark.slow, pytest.mark.celery]
 
@@ -103,6 +104,7 @@ def test_two_installations_keep_their_own_recordings_across_kill_9(
     for installation in (first, second):
         setup = installation.cli(
             "setup", "--program", "acoupi.programs.default", "--no-prompt",
+            *RECORD_ALL_DAY,
             "--microphone.device_name", "simulated",
             "--microphone.samplerate", "16000",
             "--recording.duration", "1", "--recording.interval", "1",
