@@ -23,6 +23,7 @@ from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
 from acoupi.tasks import aligned_schedule
+from helpers import RECORD_ALL_DAY
 from messaging_support import Subscriber
 
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
@@ -54,6 +55,7 @@ def test_acoupi_08_program_on_workers_beside_a_03_program(
         settings,
         "acoupi08_pkg.program",
         args=[
+            *RECORD_ALL_DAY,
             "--microphone.device_name", "synthetic",
             "--paths.tmp_audio", str(isolated_home / "tmp audio"),
             "--messaging.mqtt.host", host,
@@ -140,6 +142,8 @@ def test_acoupi_08_program_on_workers_beside_a_03_program(
     config_03 = PluginConfig.model_validate(
         {
             "microphone": {"device_name": "synthetic"},
+            # The template records 06:00-22:30; this test runs at any hour.
+            "recording": {"schedule_start": "00:00:00", "schedule_end": "23:59:59"},
             "paths": {
                 "tmp_audio": old_home / "tmp",
                 "recordings": old_home / "recordings",

@@ -9,6 +9,7 @@ import pytest
 from acoupi.components import SqliteStore
 from acoupi.system.constants import Settings
 from acoupi.system.programs import load_program
+from helpers import RECORD_ALL_DAY
 
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
 
@@ -26,6 +27,7 @@ def connected(
     host, port = mqtt_broker
     result = run_acoupi(
         "setup", "--program", "acoupi.programs.connected", "--no-prompt",
+        *RECORD_ALL_DAY,
         "--microphone.device_name", "simulated",
         "--microphone.samplerate", "48000",
         "--recording.duration", "1",

@@ -13,6 +13,7 @@ from acoupi.components import SqliteStore
 from acoupi.system.constants import Settings
 from acoupi.system.lifecycle import setup_program
 from acoupi.system.programs import load_program
+from helpers import RECORD_ALL_DAY
 
 pytestmark = [pytest.mark.celery, pytest.mark.mqtt]
 
@@ -33,6 +34,7 @@ def test_plugin_program_end_to_end(
         settings,
         "plugin_pkg.program",
         args=[
+            *RECORD_ALL_DAY,
             "--microphone.device_name",
             "synthetic",
             "--paths.tmp_audio",
