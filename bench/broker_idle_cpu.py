@@ -23,7 +23,6 @@ deployments with upstream).
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,13 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from harness import format_load, load_average, ratio_summary, throwaway_env
+from harness import (
+    format_load,
+    format_spread,
+    load_average,
+    ratio_summary,
+    throwaway_env,
+)
 from runtime_support import (
     CLK_TCK,
     cpu_ticks,
@@ -77,10 +82,6 @@ def _watches(pid: int) -> bool:
         except OSError:
             continue
     return False
-
-
-def _spread(values: List[float]) -> str:
-    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 def main() -> None:
@@ -141,7 +142,9 @@ def main() -> None:
     for part in ("worker", "run"):
         before, after = results["before"][part], results["after"][part]
         ratio = ratio_summary(after, before)
-        print(f"{part:24}{_spread(before):>24}{_spread(after):>24}{ratio!s:>24}")
+        print(
+            f"{part:24}{format_spread(before):>24}{format_spread(after):>24}{ratio!s:>24}"
+        )
     print(f"before: {format_load(load_before)}; after: {format_load()}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -188,6 +188,11 @@ def ratio_summary(
     )
 
 
+def format_spread(values: Sequence[float]) -> str:
+    """``median (min-max)`` of measured values, three decimals."""
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
 def median(values: Iterable[Optional[float]]) -> Optional[float]:
     """Median of the values that are not None (None when there are none)."""
     present = [v for v in values if v is not None]

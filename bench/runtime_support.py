@@ -322,6 +322,10 @@ class Install:
     def command(self, args: Sequence[str], timeout: float = 300) -> str:
         """Run ``acoupi ARGS`` to completion; raise with its output if it fails."""
         command = [str(self.bin / "acoupi"), *args]
+        return self._run(command, " ".join(command), timeout)
+
+    def _run(self, command: Sequence[str], what: str, timeout: float = 300) -> str:
+        """Run ``command`` in this install's home; raise with its output if it fails."""
         result = subprocess.run(
             command,
             env=self.env,
@@ -333,7 +337,7 @@ class Install:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"{' '.join(command)} failed ({result.returncode}):\n"
+                f"{what} failed ({result.returncode}):\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
         return result.stdout
@@ -394,20 +398,7 @@ class Install:
             str(self.bin / "python"), "-c", snippet, program,
             json.dumps(values), json.dumps(celery),
         ]  # fmt: skip
-        result = subprocess.run(
-            command,
-            env=self.env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"setting up {program} from its schema failed:\n"
-                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-            )
+        self._run(command, f"setting up {program} from its schema")
         return [f"python -c {snippet!r} {program} {json.dumps(values)!r}"]
 
     # -- starting and stopping ------------------------------------------

@@ -39,7 +39,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Dict, List
 
-from harness import format_load, load_average
+from harness import format_load, format_spread, load_average
 
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
@@ -180,10 +180,6 @@ def loop(src: Path, folder: Path, seconds: float, since: datetime.datetime) -> D
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _spread(values: List[float]) -> str:
-    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
-
-
 def main() -> None:
     """Build, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -231,7 +227,7 @@ def main() -> None:
         ("per-tag count, 1 h (s)", tag),
     )
     for label, values in rows:
-        before, after = _spread(values["before"]), _spread(values["after"])
+        before, after = format_spread(values["before"]), format_spread(values["after"])
         print(f"{label:28}{before:>22}{after:>22}")
     print(
         f"after / before CPU: median {statistics.median(ratios):.3f}"
