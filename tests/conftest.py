@@ -11,11 +11,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-# numpy's OpenBLAS starts a thread pool on import; a C thread in the test
-# process makes acoupi.runtime.forker refuse to fork (rightly), so the
-# forker tests would depend on whether an earlier test imported numpy.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 if TYPE_CHECKING:
     from fault_support import FaultTable
 
