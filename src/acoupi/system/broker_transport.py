@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
-from acoupi.system import claims
+from acoupi.system import broker_exchanges, claims
 from acoupi.system.broker import SAFETY_POLL_INTERVAL, prune_results
 from acoupi.system.broker_wakeup import Wakeup
 from acoupi.system.permissions import private_dir
@@ -55,7 +55,10 @@ class Channel(filesystem.Channel):
       code, so another local user must not be able to queue one;
     * a file that still cannot be read (e.g. emptied by a power cut) is
       moved to the ``unreadable`` folder and logged instead of stopping
-      the worker.
+      the worker;
+    * exchange tables are changed under a lock and replaced atomically
+      (see :mod:`acoupi.system.broker_exchanges`): kombu's in-place update
+      let two workers starting together corrupt one.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -232,6 +235,49 @@ class Channel(filesystem.Channel):
             os.replace(claimed, os.path.join(self.data_folder_in, Path(claimed).name))
         except FileNotFoundError:
             pass  # already acknowledged by another thread
+
+    def _table(self, exchange: Any) -> Path:
+        folder = Path(self.control_folder)
+        path = folder / f"{exchange}.exchange"
+        if not exchange or str(exchange).startswith(".") or path.parent != folder:
+            raise ChannelError(f"Invalid exchange name: {exchange!r}")
+        return path
+
+    def get_table(self, exchange: Any) -> Any:
+        """The queues bound to ``exchange``, as kombu's fanout expects them."""
+        return [
+            filesystem.exchange_queue_t(*row)
+            for row in broker_exchanges.read_table(self._table(exchange))
+        ]
+
+    def _queue_bind(
+        self, exchange: Any, routing_key: Any, pattern: Any, queue: Any
+    ) -> None:
+        path = self._table(exchange)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            broker_exchanges.bind(path, (routing_key or "", pattern or "", queue or ""))
+        except OSError as error:
+            raise ChannelError(f"Cannot bind queue {queue!r}: {error}") from error
+
+    def _delete(
+        self,
+        queue: Any,
+        exchange: Any,
+        routing_key: Any,
+        pattern: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:  # type: ignore[override]
+        # Skip kombu's filesystem version: it rewrites the table in place.
+        virtual.Channel._delete(
+            self, queue, exchange, routing_key, pattern, *args, **kwargs
+        )
+        binding = (routing_key or "", pattern or "", queue or "")
+        try:
+            broker_exchanges.unbind(self._table(exchange), binding)
+        except OSError as error:
+            raise ChannelError(f"Cannot unbind queue {queue!r}: {error}") from error
 
     def _set_aside(self, path: str, name: str, error: object) -> None:
         destination = os.path.join(
