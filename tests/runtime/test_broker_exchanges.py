@@ -73,16 +73,17 @@ def test_a_torn_table_is_logged_and_repaired_by_the_next_binding(
 ) -> None:
     setup_program(settings, "acoupi.programs.test")
     program = load_program(settings)
-    table = broker_paths(settings).control / "celery.pidbox.exchange"
+    # Kombu remembers exchanges per process: a name of this test's own.
+    table = broker_paths(settings).control / "torn.pidbox.exchange"
     # What kombu's in-place update left behind (as seen after the kill -9 test).
     table.write_text('[["", "", "recording@vm.celery.pidbox"]]ault@vm.celery.pidbox"]]')
-    exchange = Exchange("celery.pidbox", type="fanout")
+    exchange = Exchange("torn.pidbox", type="fanout")
     with program.app.connection_for_write() as connection:
         channel = connection.channel()
         with caplog.at_level(logging.WARNING):
-            assert channel.get_table("celery.pidbox") == []
+            assert channel.get_table("torn.pidbox") == []
             Queue("default@vm.celery.pidbox", exchange)(channel).declare()
-        assert [queue for *_, queue in channel.get_table("celery.pidbox")] == [
+        assert [queue for *_, queue in channel.get_table("torn.pidbox")] == [
             "default@vm.celery.pidbox"
         ]
     assert "is damaged" in caplog.text
