@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -187,7 +188,11 @@ def test_run_dashboard_child_serves_then_stops(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     save_config(settings, DashboardConfig(port=port))
-    with dashboard_process(settings) as process:
+    # The environment the run gives its children, not the run's own.
+    environment = {**os.environ, "ACOUPI_TEST_GIVEN": "yes"}
+    with dashboard_process(settings, environment=environment) as process:
+        given = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        assert b"ACOUPI_TEST_GIVEN=yes" in given
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -19,14 +19,25 @@ def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     importable_everywhere(monkeypatch, RUNTIME_DIR)
 
 
+def _configurer(settings: Settings, home: Path, module: str) -> Callable[..., Settings]:
+    def configure(**options: object) -> Settings:
+        setup_program(settings, module, args=slow_args(home, **options))
+        return settings
+
+    return configure
+
+
 @pytest.fixture
 def slow_program(
     settings: Settings, isolated_home: Path, on_path: None
 ) -> Callable[..., Settings]:
     """Set up ``slow_pkg`` with the given options; return the settings."""
+    return _configurer(settings, isolated_home, "slow_pkg")
 
-    def configure(**options: object) -> Settings:
-        setup_program(settings, "slow_pkg", args=slow_args(isolated_home, **options))
-        return settings
 
-    return configure
+@pytest.fixture
+def numpy_program(
+    settings: Settings, isolated_home: Path, on_path: None
+) -> Callable[..., Settings]:
+    """Set up ``numpy_pkg`` (slow_pkg's, importing numpy) with the given options."""
+    return _configurer(settings, isolated_home, "numpy_pkg")

@@ -2,8 +2,9 @@
 
 Each worker is forked from the run (sharing its memory), runs in its own
 process, is forked again when it dies, and recording keeps its pace while
-detection is busy in another process. ``--no-lean`` still starts every
-worker and beat as programs of their own.
+detection is busy in another process, also when the program's module
+imports numpy. ``--no-lean`` still starts every worker and beat as
+programs of their own.
 """
 
 import os
@@ -17,6 +18,7 @@ import pytest
 from runtime_support import acoupi_processes, wait_until
 
 from acoupi.system.constants import Settings
+from acoupi.system.model_threads import THREAD_VARIABLES
 from acoupi.system.programs import load_program
 
 pytestmark = pytest.mark.celery
@@ -201,3 +203,102 @@ def test_a_headless_run_does_without_rich(
     assert "acoupi is running: worker acoupi and the scheduler (beat)" in result.stdout
     assert "deployment 'plain' ended" in result.stdout
     assert "rich loaded: False" in result.stdout
+
+
+def _without_thread_variables() -> Dict[str, str]:
+    """This environment without the variables that cap native thread pools."""
+    return {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+
+
+def _logged(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+def _worker_starts(settings: Settings) -> Dict[str, str]:
+    """The thread variables each worker logged that it started with."""
+    starts = {}
+    for name in ("default", "detection", "recording"):
+        log = settings.log_dir / f"{name}.log"
+        wait_until(lambda log=log: _logged(log, "worker started with"), 30)
+        line = next(
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if "worker started with" in line
+        )
+        starts[name] = line.partition("worker started with ")[2]
+    return starts
+
+
+FOREGROUND_COMMANDS = {
+    "run": ["-c", "from acoupi.cli.run import run; run(prog_name='acoupi run')"],
+    # Its health checks load the program before the run does.
+    "deployment start": ["-m", "acoupi", "deployment", "start", "--foreground"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(FOREGROUND_COMMANDS))
+def test_workers_are_forked_when_the_program_imports_numpy(
+    numpy_program: Callable[..., Settings], command: str
+) -> None:
+    # The module imports numpy, whose OpenBLAS starts a thread per core as
+    # it loads unless told otherwise: in the run, before the first fork.
+    settings = numpy_program(
+        **{
+            "detections.model_threads": 2,
+            "recording.duration": 1,
+            "recording.interval": 1,
+        }
+    )
+    run = subprocess.Popen(
+        [sys.executable, *FOREGROUND_COMMANDS[command], "--name", "numpy"],
+        env=_without_thread_variables(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(list(settings.run_dir.glob("*.pid"))) == 3, 60)
+        workers = _forked_workers(run, settings.run_dir)
+        assert sorted(workers) == ["default", "detection", "recording"]
+        assert os.listdir(f"/proc/{run.pid}/task") == [str(run.pid)]
+        # The run's cap is its own: the workers start with the variables
+        # as the user left them (unset), and detection caps the model.
+        unset = ", ".join(f"{name}=None" for name in THREAD_VARIABLES)
+        assert _worker_starts(settings) == dict.fromkeys(workers, unset)
+        log = settings.log_dir / "detection.log"
+        wait_until(lambda: _logged(log, "model ran"), 60)
+        capped = ", ".join(f"{name}=2" for name in THREAD_VARIABLES)
+        assert _logged(log, f"model ran (11.0) with {capped}")
+        assert _logged(log, "Detection model limited to 2 thread(s)")
+        output = _stop(run)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert "starts as a program" not in output
+    assert acoupi_processes(settings.home) == {}
+
+
+def test_the_users_own_thread_variable_reaches_the_workers(
+    numpy_program: Callable[..., Settings],
+) -> None:
+    settings = numpy_program()
+    env = {**_without_thread_variables(), "OPENBLAS_NUM_THREADS": "2"}
+    run = _start(["--no-live", "--name", "own", "--stop-timeout", "8"], env)
+    try:
+        wait_until(lambda: len(list(settings.run_dir.glob("*.pid"))) == 3, 60)
+        starts = _worker_starts(settings)
+        _stop(run)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    # Kept, not capped at 1 (in the run too, which then starts the workers
+    # as programs wherever OpenBLAS starts a thread for it).
+    own = ", ".join(
+        f"{name}={'2' if name == 'OPENBLAS_NUM_THREADS' else None}"
+        for name in THREAD_VARIABLES
+    )
+    assert starts == dict.fromkeys(starts, own)
+    assert acoupi_processes(settings.home) == {}

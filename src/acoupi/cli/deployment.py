@@ -148,13 +148,20 @@ def start(
 
         require_user_session()
     name, latitude, longitude = _ask_missing(name, latitude, longitude)
-    if check:
-        run_health_checks(ctx)
     if foreground:
         from acoupi.cli.run import run_in_foreground
 
-        run_in_foreground(ctx, name=name, latitude=latitude, longitude=longitude)
+        # The checks load the program: in the run, they are its first load.
+        run_in_foreground(
+            ctx,
+            health_checks=check,
+            name=name,
+            latitude=latitude,
+            longitude=longitude,
+        )
         return
+    if check:
+        run_health_checks(ctx)
     click.echo("Starting acoupi...")
     system.start_program(get_settings(ctx), name, latitude, longitude)
     click.secho(f"Acoupi started: deployment {name!r} is running.", fg="green")

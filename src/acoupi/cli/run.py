@@ -4,10 +4,13 @@
 :func:`run_in_foreground`.
 """
 
-from typing import Any, Optional
+import os
+from contextlib import nullcontext
+from typing import Any, ContextManager, Dict, Mapping, Optional
 
 import click
 
+from acoupi.cli.base import run_health_checks
 from acoupi.cli.context import get_settings, needs_setup
 from acoupi.cli.output import make_console, stdout_is_terminal
 from acoupi.cli.params import LATITUDE, LONGITUDE
@@ -107,24 +110,39 @@ def run_in_foreground(
     *,
     live: Optional[bool] = None,
     dashboard: bool = False,
+    health_checks: bool = False,
+    embedded_beat: bool = True,
     **options: Any,
 ) -> None:
     """Run the program in the foreground, then print the run's summary.
 
-    Shared by ``acoupi run`` and ``acoupi deployment start --foreground``;
+    Shared by ``acoupi run`` and ``acoupi deployment start --foreground``
+    (which asks for the ``health_checks`` first); ``embedded_beat`` and
     ``options`` go to :func:`acoupi.runtime.foreground.run_foreground`.
     """
     from acoupi.cli.config import check_saved_config
     from acoupi.runtime.foreground import run_foreground
     from acoupi.runtime.plain_console import PlainConsole
 
-    check_saved_config(ctx)  # a run that cannot record must not start
-    live = stdout_is_terminal() if live is None else live
-    # Rich only for the live view: a headless run saves its ~4 MB.
-    console = make_console() if live else PlainConsole()
-    settings = get_settings(ctx)
-    with _maybe_dashboard(settings, dashboard):
-        summary = run_foreground(settings, live=live, console=console, **options)
+    # From before the program is first loaded (the checks load it): a lean
+    # run forks its workers, which a thread pool in it would prevent.
+    with _children_environment(embedded_beat) as environment:
+        if health_checks:
+            run_health_checks(ctx)
+        check_saved_config(ctx)  # a run that cannot record must not start
+        live = stdout_is_terminal() if live is None else live
+        # Rich only for the live view: a headless run saves its ~4 MB.
+        console = make_console() if live else PlainConsole()
+        settings = get_settings(ctx)
+        with _maybe_dashboard(settings, dashboard, environment):
+            summary = run_foreground(
+                settings,
+                live=live,
+                console=console,
+                embedded_beat=embedded_beat,
+                environment=environment,
+                **options,
+            )
     console.print()
     for line in summary.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -132,10 +150,23 @@ def run_in_foreground(
         ctx.exit(summary.exit_code)
 
 
-def _maybe_dashboard(settings: Any, enabled: bool) -> Any:
-    """Serve the dashboard beside the run when asked (checked before starting)."""
-    from contextlib import nullcontext
+def _children_environment(lean: bool) -> ContextManager[Dict[str, str]]:
+    """Give the environment the run's children start from, as the user set it.
 
+    A lean run forks its workers from itself, so meanwhile it caps its own
+    native thread pools (see :mod:`acoupi.runtime.native_threads`).
+    """
+    if not lean:
+        return nullcontext(dict(os.environ))
+    from acoupi.runtime.native_threads import single_thread_pools
+
+    return single_thread_pools()
+
+
+def _maybe_dashboard(
+    settings: Any, enabled: bool, environment: Mapping[str, str]
+) -> Any:
+    """Serve the dashboard beside the run when asked (checked before starting)."""
     if not enabled:
         return nullcontext()
     from acoupi.dashboard.child import dashboard_process
@@ -145,7 +176,7 @@ def _maybe_dashboard(settings: Any, enabled: bool) -> Any:
     config = load_config(settings)
     check_bind(config.host, config)
     click.echo(f"Dashboard on http://{config.host}:{config.port}")
-    return dashboard_process(settings)
+    return dashboard_process(settings, environment=environment)
 
 
 @click.command(short_help="Process recordings a crash left behind.")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Mapping, Optional
 
 from acoupi.system.constants import Settings
 
@@ -31,10 +31,18 @@ def dashboard_command(
 
 @contextmanager
 def dashboard_process(
-    settings: Settings, host: Optional[str] = None, port: Optional[int] = None
+    settings: Settings,
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    environment: Optional[Mapping[str, str]] = None,
 ) -> Iterator["subprocess.Popen[bytes]"]:
-    """Serve the dashboard in a child process for the duration of the block."""
-    env = {**os.environ, "ACOUPI_HOME": str(settings.home)}
+    """Serve the dashboard in a child process for the duration of the block.
+
+    Its environment is ``environment`` (``os.environ`` by default) with
+    this installation's ``ACOUPI_HOME``.
+    """
+    base = os.environ if environment is None else environment
+    env = {**base, "ACOUPI_HOME": str(settings.home)}
     # Its "Dashboard of ... (Ctrl-C to stop)" line would repeat the run's
     # own; errors still reach the terminal on stderr.
     process = subprocess.Popen(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from acoupi.components.disk_guard import storage_problem_of
 from acoupi.data import Deployment
@@ -440,6 +440,7 @@ def run_foreground(
     refresh: float = 1.0,
     on_started: Optional[Callable[[Dict[str, int]], Any]] = None,
     embedded_beat: bool = True,
+    environment: Optional[Mapping[str, str]] = None,
 ) -> RunSummary:
     """Run the configured program in the foreground until stopped.
 
@@ -476,6 +477,10 @@ def run_foreground(
         process so that they share its memory (see
         :mod:`acoupi.runtime.forker`). False starts beat and every worker
         as programs of their own.
+    environment
+        The environment the children start from; ``os.environ`` by
+        default. ``acoupi run`` passes its own from before it capped its
+        thread pools (see :mod:`acoupi.runtime.native_threads`).
 
     Returns
     -------
@@ -530,7 +535,7 @@ def run_foreground(
     queues = list(dict.fromkeys([*worker_config.queue_names(), "celery"]))
     supervisor = Supervisor(
         specs,
-        child_environment(settings),
+        child_environment(settings, environment),
         Path(settings.home),
         stop_timeout=stop_timeout,
         **_forking(settings, embedded_beat),

@@ -20,7 +20,10 @@ shares its parent's pages until one of them writes to a page, so with
   :func:`fork_child` refuses and the worker is started as a program.
   Libraries with a state of their own per process (PortAudio, a model's
   thread pool) are loaded by the workers that use them, never by the
-  supervisor, so no worker inherits them.
+  supervisor, so no worker inherits them. A program's module may import
+  numpy all the same, whose OpenBLAS starts a thread per core as it
+  loads: ``acoupi run`` holds such pools at one thread in itself (see
+  :mod:`acoupi.runtime.native_threads`).
 * The child starts a session of its own (the supervisor signals and kills
   its process group, as for any child), is sent SIGTERM by the kernel when
   the supervisor dies, writes to its log file, takes the children's
