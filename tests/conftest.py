@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -102,9 +103,11 @@ def mqtt_broker() -> tuple[str, int]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """URL of the local Redis server (database 15, flushed by tests that use it)."""
+    """URL of the local Redis server (a database flushed by tests that use it)."""
     require_service("Redis", REDIS)
-    return "redis://127.0.0.1:6379/15"
+    # One database per pytest-xdist worker (gw0 15, gw1 14, ...): tests flush it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return f"redis://127.0.0.1:6379/{15 - int(worker.removeprefix('gw'))}"
 
 
 @pytest.fixture
@@ -152,10 +155,40 @@ def fault_table() -> "FaultTable":
     return FAULT_TABLE
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+_FAULT_ROWS = pytest.StashKey[Path]()
+
+
+def _fault_rows(config: pytest.Config) -> Path:
+    """The file this run's pytest-xdist workers write fault rows to."""
+    if _FAULT_ROWS not in config.stash:
+        folder = Path(tempfile.mkdtemp(prefix="acoupi-fault-rows-"))
+        config.stash[_FAULT_ROWS] = folder / "rows.jsonl"
+    return config.stash[_FAULT_ROWS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each pytest-xdist worker where its fault rows go."""
+    node.workerinput["acoupi_fault_rows"] = str(_fault_rows(node.config))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker, share fault rows with the controller."""
+    from fault_support import FAULT_TABLE
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        FAULT_TABLE.shared = Path(workerinput["acoupi_fault_rows"])
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Print the fault suite's table when fault tests ran in this session."""
     from fault_support import FAULT_TABLE
 
+    if _FAULT_ROWS in config.stash:
+        rows = config.stash[_FAULT_ROWS]
+        FAULT_TABLE.add_shared(rows)
+        shutil.rmtree(rows.parent, ignore_errors=True)
     if not FAULT_TABLE.rows:
         return
     terminalreporter.section("fault suite")

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
-from typing import List, Literal
+from typing import List, Literal, Optional
 
 Mode = Literal["ok", "fail", "hang", "trickle", "trickle_headers"]
 
@@ -142,6 +142,9 @@ class FaultTable:
     """Rows the fault tests measured in this session, printed at the end."""
 
     rows: List[FaultRow] = field(default_factory=list)
+    shared: Optional[Path] = None
+    """In a pytest-xdist worker: the file its rows also go to, for the
+    controller, which prints the table (see ``tests/conftest.py``)."""
 
     def add(
         self,
@@ -160,16 +163,25 @@ class FaultTable:
                 return "yes" if value else "NO"
             return str(value)
 
-        self.rows.append(
-            FaultRow(
-                scenario,
-                faults,
-                text(recordings_lost),
-                text(messages_lost),
-                text(databases_intact),
-                visible,
-            )
+        row = FaultRow(
+            scenario,
+            faults,
+            text(recordings_lost),
+            text(messages_lost),
+            text(databases_intact),
+            visible,
         )
+        self.rows.append(row)
+        if self.shared is not None:
+            # One short append per row: workers writing at once never mix.
+            with self.shared.open("a") as handle:
+                handle.write(json.dumps(asdict(row)) + "\n")
+
+    def add_shared(self, path: Path) -> None:
+        """Add the rows that workers wrote to ``path`` (none if it is absent)."""
+        if path.exists():
+            for line in path.read_text().splitlines():
+                self.rows.append(FaultRow(**json.loads(line)))
 
     def lines(self) -> List[str]:
         """The table as text lines."""
@@ -198,7 +210,7 @@ class FaultTable:
 
 
 FAULT_TABLE = FaultTable()
-"""This session's rows (one pytest process)."""
+"""This process's rows; the controller adds its workers' at the end."""
 
 
 def integrity_ok(database: Path) -> bool:
