@@ -191,8 +191,6 @@ def test_run_dashboard_child_serves_then_stops(
     # The environment the run gives its children, not the run's own.
     environment = {**os.environ, "ACOUPI_TEST_GIVEN": "yes"}
     with dashboard_process(settings, environment=environment) as process:
-        given = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-        assert b"ACOUPI_TEST_GIVEN=yes" in given
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -202,6 +200,9 @@ def test_run_dashboard_child_serves_then_stops(
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
+        # Read once it serves: between fork and exec, /proc shows no environment.
+        given = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        assert b"ACOUPI_TEST_GIVEN=yes" in given
     assert process.returncode is not None
     # The run already printed the address (QA F24): the child says nothing.
     assert "Dashboard of" not in capfd.readouterr().out
