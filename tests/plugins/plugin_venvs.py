@@ -6,9 +6,11 @@ test), then the plugin and its dependencies. Venvs live in
 ``<repo>/.cache/plugin-venvs/<name>-<hash>`` (outside the home and outside
 git), keyed by the install steps and ``pyproject.toml``; a venv is built in a
 temporary folder and renamed into place, so an interrupted build is never
-mistaken for a finished one.
+mistaken for a finished one. A lock file per venv name makes a second test
+process (pytest-xdist runs two) wait for the build instead of racing it.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -66,9 +68,18 @@ def ensure_venv(
     """
     all_steps = (base, *steps)
     final = CACHE / f"{name}-{_key(all_steps)}"
-    if (final / "bin" / "python").exists():
-        return PluginVenv(final, 0.0)
     CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".{name}.lock", "w") as lock:
+        # Held until the venv is whole: its paths are fixed after the rename.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (final / "bin" / "python").exists():
+            return PluginVenv(final, 0.0)
+        return _build(name, final, all_steps, timeout)
+
+
+def _build(
+    name: str, final: Path, all_steps: Sequence[Sequence[str]], timeout: float
+) -> PluginVenv:
     building = CACHE / f".{final.name}.{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     start = time.monotonic()
