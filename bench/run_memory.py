@@ -184,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     if args.program == "batdetect2":
-        venv = plugin_venv()
+        venv = plugin_venv("ours", build=False)
         if venv is None:
             raise SystemExit(
                 "No plugin venv: run `.venv/bin/pytest tests/plugins -m slow "
