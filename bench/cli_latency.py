@@ -45,7 +45,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -160,7 +160,9 @@ def running_problem(target: Target) -> Optional[str]:
     while workers run, so its pidfiles and processes are checked instead.
     """
     install = target.install
-    dead = [p.args[:3] for p in install.processes if p.poll() is not None]
+    # Our Popen calls always pass a list of arguments.
+    exited = [p for p in install.processes if p.poll() is not None]
+    dead = [cast(Sequence[str], p.args)[:3] for p in exited]
     if dead:
         return f"processes exited: {dead}"
     if install.kind != "ours":

@@ -585,7 +585,6 @@ def cmd_idle(args: argparse.Namespace) -> None:
     program (simulated microphone), reported per process.
     """
     from harness import format_load, format_table, ratio_summary, sides_from_args
-    from harness import median as hmedian
     from runtime_support import peak_rss_bytes, process_role, pss_bytes
 
     sides = sides_from_args(args)
@@ -618,8 +617,8 @@ def cmd_idle(args: argparse.Namespace) -> None:
             installs[label] = install
         for label, install in installs.items():
             # `acoupi run` is lean by default; "ours" keeps beat a process.
-            lean = {"ours-lean": ["--lean"], "ours": ["--no-lean"]}.get(label, [])
-            commands[label] += install.start(None, lean)
+            mode = {"ours-lean": ["--lean"], "ours": ["--no-lean"]}.get(label, [])
+            commands[label] += install.start(None, mode)
         log(
             f"warm-up {args.warmup:.0f} s, then {args.rounds} rounds of {args.window} s"
         )
@@ -641,11 +640,11 @@ def cmd_idle(args: argparse.Namespace) -> None:
             wall = time.monotonic() - t0
             for name in order:
                 current = descendants(installs[name].root_pids())
-                sizes = {p: pss_bytes(p) for p in current}
-                pss[name].append(float(sum(sizes.values())))
+                by_pid = {p: pss_bytes(p) for p in current}
+                pss[name].append(float(sum(by_pid.values())))
                 ticks = sum(cpu_ticks(p) - start.get(p, cpu_ticks(p)) for p in current)
                 cpu[name].append(100.0 * ticks / CLK_TCK / wall)
-                for pid, size in sizes.items():
+                for pid, size in by_pid.items():
                     role = process_role(pid)
                     per_process[name].setdefault(role, []).append(size)
                     peaks[name][role] = max(
@@ -673,18 +672,18 @@ def cmd_idle(args: argparse.Namespace) -> None:
         rows.append(
             [
                 name,
-                f"{hmedian(pss[name]) / mib:.1f}",
+                f"{statistics.median(pss[name]) / mib:.1f}",
                 "-" if name == "ours" else str(ratio_summary(pss["ours"], pss[name])),
-                f"{hmedian(cpu[name]):.2f}",
+                f"{statistics.median(cpu[name]):.2f}",
                 "-" if name == "ours" else str(ratio_summary(cpu["ours"], cpu[name])),
             ]
         )
     rows.append(
         [
             "RabbitMQ daemon (beam.smp), shared",
-            f"{hmedian(broker_pss) / mib:.1f}",
+            f"{statistics.median(broker_pss) / mib:.1f}",
             "",
-            f"{hmedian(broker_cpu):.2f}",
+            f"{statistics.median(broker_cpu):.2f}",
             "",
         ]
     )
@@ -711,7 +710,7 @@ def cmd_idle(args: argparse.Namespace) -> None:
             totals.append(
                 [
                     name,
-                    f"{hmedian(with_broker) / mib:.1f}",
+                    f"{statistics.median(with_broker) / mib:.1f}",
                     str(ratio_summary(pss["ours"], with_broker)),
                 ]
             )
@@ -724,7 +723,7 @@ def cmd_idle(args: argparse.Namespace) -> None:
                 [
                     name,
                     role,
-                    f"{hmedian(sizes) / mib:.1f}",
+                    f"{statistics.median(sizes) / mib:.1f}",
                     f"{max(sizes) / mib:.1f}",
                     f"{peaks[name][role] / mib:.1f}",
                 ]
