@@ -48,8 +48,9 @@ import sys
 import threading
 import time
 import traceback
+from functools import partial
 from pathlib import Path
-from typing import Any, List, Mapping, NoReturn, Optional, Sequence
+from typing import Any, Callable, List, Mapping, NoReturn, Optional, Sequence
 
 from acoupi.runtime.linux import die_with_parent, set_process_name
 
@@ -160,7 +161,7 @@ def fork_child(
     pid = os.fork()
     if pid:
         return ForkedChild(pid, [sys.executable, "-m", module, *args])
-    _child_main(name, module, args, log_path, env, cwd, parent)
+    _child_main(partial(_run, name, module, args, log_path, env, cwd, parent))
 
 
 def _other_threads() -> str:
@@ -182,17 +183,11 @@ def _other_threads() -> str:
 
 
 def _child_main(
-    name: str,
-    module: str,
-    args: Sequence[str],
-    log_path: Path,
-    env: Mapping[str, str],
-    cwd: Path,
-    parent: int,
+    run: Callable[[], int],
 ) -> NoReturn:  # pragma: no cover - runs in the child; its tests watch it
     code = 1
     try:
-        code = _run(name, module, args, log_path, env, cwd, parent)
+        code = run()
     except SystemExit as stop:
         code = _exit_code(stop.code)
     except BaseException:
