@@ -2,9 +2,10 @@
 
 import datetime
 import os
+import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -27,6 +28,16 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30) -> object:
             return value
         time.sleep(0.2)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+def stop_process(process: "subprocess.Popen[Any]", timeout: float) -> None:
+    """Stop ``process`` with SIGTERM; kill it if it outlives ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def expected_until(moment: datetime.datetime, now: datetime.datetime) -> str:

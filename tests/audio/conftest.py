@@ -20,6 +20,8 @@ from typing import Iterator, List
 import numpy as np
 import pytest
 
+from helpers import stop_process
+
 SAMPLERATE = 48_000
 SINK = "acoupi_test"
 
@@ -136,9 +138,4 @@ def pulse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServ
             yield PulseServer(root=root, socket=socket, env=env, log=log)
         devices.refresh_devices()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 5)

@@ -16,7 +16,6 @@ analysed.
 
 import contextlib
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Dict, Iterator, Sequence, Set, Tuple
 import pytest
 
 from acoupi.system.constants import Settings
-from helpers import wait_until
+from helpers import stop_process, wait_until
 
 CELERY_STACK = {"celery", "kombu", "amqp", "billiard", "vine"}
 """Top-level packages of Celery and its broker clients."""
@@ -102,12 +101,7 @@ def _running(
         )
         yield
     finally:
-        run.send_signal(signal.SIGTERM)
-        try:
-            run.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            run.wait()
+        stop_process(run, 40)
 
 
 def test_help_imports_neither_pydantic_nor_celery(cli_env: Dict[str, str]) -> None:

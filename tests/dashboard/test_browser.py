@@ -24,6 +24,8 @@ from typing import Any, Callable, Dict, Iterator
 
 import pytest
 
+from helpers import stop_process
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -116,15 +118,6 @@ def _serve(env: Dict[str, str], host: str, port: int) -> "subprocess.Popen[bytes
         lambda: _get(f"http://{host}:{port}/login")[0] == 200, 30, "the dashboard"
     )
     return process
-
-
-def _stop(process: "subprocess.Popen[bytes]") -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_dashboard_over_a_real_run(
@@ -290,7 +283,7 @@ def test_dashboard_over_a_real_run(
         assert "is not a date" in (page.text_content("#error-message") or "")
         page.screenshot(path=str(screenshots / "error.png"))
     finally:
-        _stop(server)
+        stop_process(server, 10)
 
     # 3. Beyond 127.0.0.1 the password is demanded.
     refused = run_acoupi("dashboard", "--host", "127.0.0.2", "--port", str(port))
@@ -312,4 +305,4 @@ def test_dashboard_over_a_real_run(
         other.wait_for_selector("#detections")
         assert other.url == f"http://127.0.0.2:{port}/detections"
     finally:
-        _stop(remote)
+        stop_process(remote, 10)

@@ -9,7 +9,6 @@ wake-up (well under a second) from a poll (60 s later).
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from celery import Celery
 
 from acoupi.system.broker import celery_conf_for, queue_depths
 from acoupi.system.constants import CeleryConfig, Settings
-from helpers import importable_everywhere, wait_until
+from helpers import importable_everywhere, stop_process, wait_until
 
 pytestmark = pytest.mark.celery
 
@@ -83,12 +82,7 @@ def start_worker(
 
     yield start
     for worker in workers:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, 30)
 
 
 def _finished(app: Celery, *tasks: Any, within: float) -> list[float]:
